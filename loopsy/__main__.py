@@ -1,0 +1,3 @@
+from loopsy.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,189 @@
+"""The client's core: connection choice, requests, error mapping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+
+from loopsy.client.connection import (
+    API_PREFIX,
+    Connection,
+    TcpConnection,
+    UnixConnection,
+    WebSocketStream,
+)
+from loopsy.home import LoopsyHome
+from loopsy.protocol.errors import DaemonNotRunning, ProtocolError, api_error_from
+from loopsy.protocol.status import Health, Status
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+def path(*segments: str) -> str:
+    """Join URL path segments, quoting each (a key may hold ``/`` or ``..``)."""
+    return "".join("/" + quote(s, safe="") for s in segments)
+
+
+class LoopsyClient:
+    def __init__(self, connection: Connection, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT):
+        self.connection = connection
+        self._http = httpx.AsyncClient(
+            transport=connection.http_transport(),
+            base_url=connection.base_url + API_PREFIX,
+            headers=connection.auth_headers(),
+            timeout=timeout,
+        )
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def local(cls, home: LoopsyHome | None = None) -> LoopsyClient:
+        """The daemon of ``home`` (default ``$LOOPSY_HOME``) over its unix socket."""
+        home = home or LoopsyHome.from_env()
+        return cls(UnixConnection(home.socket))
+
+    @classmethod
+    def tcp(cls, host: str, port: int, token: str | None = None) -> LoopsyClient:
+        return cls(TcpConnection(host, port, token))
+
+    async def __aenter__(self) -> LoopsyClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- requests -----------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: BaseModel | Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        request_timeout: float | None = None,
+    ) -> httpx.Response:
+        """Send a request to ``/api/v1{url}``; raise the daemon's error as an exception."""
+        body: bytes | None = content
+        send_headers = dict(headers or {})
+        if json_body is not None:
+            body = (
+                json_body.model_dump_json(exclude_unset=False).encode()
+                if isinstance(json_body, BaseModel)
+                else json.dumps(json_body).encode()
+            )
+            send_headers.setdefault("Content-Type", "application/json")
+        try:
+            response = await self._http.request(
+                method,
+                url,
+                content=body,
+                params={k: v for k, v in (params or {}).items() if v is not None},
+                headers=send_headers,
+                timeout=request_timeout
+                if request_timeout is not None
+                else httpx.USE_CLIENT_DEFAULT,
+            )
+        except (httpx.ConnectError, FileNotFoundError, ConnectionRefusedError) as exc:
+            raise self.not_running(exc) from None
+        if response.status_code >= 400:
+            raise api_error_from(response.status_code, _json_or_none(response))
+        return response
+
+    async def get_model(
+        self, url: str, model: type[M], *, params: Mapping[str, Any] | None = None
+    ) -> M:
+        response = await self.request("GET", url, params=params)
+        return parse(model, response)
+
+    async def call_model(
+        self,
+        method: str,
+        url: str,
+        model: type[M],
+        *,
+        json_body: BaseModel | Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> M:
+        response = await self.request(method, url, json_body=json_body, params=params)
+        return parse(model, response)
+
+    def stream(
+        self, method: str, url: str, *, params: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
+        """An ``httpx`` streaming response context (files); check errors with
+        :func:`raise_for_error`."""
+        return self._http.stream(
+            method, url, params={k: v for k, v in (params or {}).items() if v is not None}, **kwargs
+        )
+
+    async def websocket(self, url: str, subprotocols: Sequence[str] = ()) -> WebSocketStream:
+        try:
+            return await self.connection.open_websocket(url, subprotocols)
+        except (OSError, TimeoutError) as exc:
+            raise self.not_running(exc) from None
+
+    def not_running(self, exc: BaseException) -> DaemonNotRunning:
+        return DaemonNotRunning(
+            f"no Loopsy daemon answers at {self.connection.description} ({_reason(exc)})",
+            hint="start it with `loopsy start`",
+        )
+
+    # -- the daemon itself ------------------------------------------------------------
+
+    async def health(self) -> Health:
+        return await self.get_model("/health", Health)
+
+    async def status(self) -> Status:
+        return await self.get_model("/status", Status)
+
+    async def openapi(self) -> dict[str, Any]:
+        response = await self.request("GET", "/openapi.json")
+        data = _json_or_none(response)
+        if not isinstance(data, dict):
+            raise ProtocolError("the OpenAPI document is not a JSON object")
+        return data
+
+
+async def raise_for_error(response: httpx.Response) -> None:
+    """For streamed responses: read the body of an error response and raise it."""
+    if response.status_code >= 400:
+        await response.aread()
+        raise api_error_from(response.status_code, _json_or_none(response))
+
+
+def parse(model: type[M], response: httpx.Response) -> M:
+    try:
+        return model.model_validate_json(response.content)
+    except ValueError as exc:
+        raise ProtocolError(f"unexpected answer from the daemon: {exc}") from None
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) < 120 else text[:117] + "..."

@@ -1,0 +1,111 @@
+"""The daemon's services, built once and handed to the app factory and the server.
+
+Routes reach them through ``request.app.state.services``. A component with background
+work (the relay link, mDNS, session supervision) implements :class:`Background`; the
+server starts every one in its task group and cancels them on shutdown.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from loopsy.config import Config, load_config, save_config
+from loopsy.daemon.audit import AuditLog
+from loopsy.daemon.auth import Authenticator
+from loopsy.daemon.ratelimit import RateLimiter
+from loopsy.daemon.store import Store
+from loopsy.home import LoopsyHome
+
+
+class Background(Protocol):
+    async def run(self) -> None:
+        """Run until cancelled."""
+
+
+class ConfigStore:
+    """The live configuration: read it here, change it with :meth:`update` (saved atomically)."""
+
+    def __init__(self, home: LoopsyHome, config: Config) -> None:
+        self.home = home
+        self.current = config
+        self._listeners: list[Callable[[Config], None]] = []
+
+    def on_change(self, listener: Callable[[Config], None]) -> None:
+        self._listeners.append(listener)
+
+    def update(self, change: Callable[[Config], Config]) -> Config:
+        """Apply ``change`` to a copy, validate, save, then notify listeners."""
+        candidate = change(self.current.model_copy(deep=True))
+        validated = Config.model_validate(candidate.model_dump(by_alias=True))
+        save_config(self.home, validated)
+        self.current = validated
+        for listener in self._listeners:
+            listener(validated)
+        return validated
+
+    def reload(self) -> Config:
+        self.current = load_config(self.home)
+        for listener in self._listeners:
+            listener(self.current)
+        return self.current
+
+
+@dataclass
+class Listening:
+    """Where the daemon answers; filled in by the server once its sockets are bound."""
+
+    tcp_host: str = "127.0.0.1"
+    tcp_port: int = 0
+    unix_path: str | None = None
+    lan: bool = False
+
+
+@dataclass
+class Services:
+    home: LoopsyHome
+    config: ConfigStore
+    store: Store
+    audit: AuditLog
+    auth: Authenticator
+    limiter: RateLimiter
+    clock: Callable[[], float] = time.time
+    started_at: float = field(default_factory=time.time)
+    pid: int = field(default_factory=os.getpid)
+    listening: Listening = field(default_factory=Listening)
+    background: list[Background] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.store.close()
+        self.audit.close()
+
+
+def create_services(home: LoopsyHome, config: Config | None = None) -> Services:
+    """Open the store and logs under ``home`` and wire every service."""
+    home.ensure()
+    config = config if config is not None else load_config(home)
+    config_store = ConfigStore(home, config)
+    auth = Authenticator(config.auth.api_key, config.auth.allowed_keys)
+
+    def on_config(new: Config) -> None:
+        auth.set_api_key(new.auth.api_key)
+        auth.set_allowed_keys(new.auth.allowed_keys)
+
+    config_store.on_change(on_config)
+
+    def limit_for(category: str) -> int | None:
+        value = getattr(config_store.current.rate_limits, category, None)
+        return value if isinstance(value, int) else None
+
+    services = Services(
+        home=home,
+        config=config_store,
+        store=Store(home.database),
+        audit=AuditLog(home.audit_log),
+        auth=auth,
+        limiter=RateLimiter(limit_for),
+    )
+    return services
