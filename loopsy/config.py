@@ -20,6 +20,7 @@ from loopsy.home import LoopsyHome, write_atomic
 from loopsy.protocol.errors import ConfigError
 
 DEFAULT_PORT = 19532
+DEFAULT_MESH_PORT = 19533
 DEFAULT_DENYLIST = ["rm", "rmdir", "format", "mkfs", "dd", "shutdown", "reboot"]
 
 
@@ -93,6 +94,24 @@ class TransferConfig(Section):
     max_file_size: Annotated[int, Field(ge=1, le=1 << 40)] = Field(1 << 30, alias="maxFileSize")
 
 
+class MeshConfig(Section):
+    """The LAN mesh: a TLS listener for paired peers, mDNS, health checks."""
+
+    # The peer listener runs with `loopsy start --lan`, or always when `listen` is true.
+    listen: bool = False
+    host: str = "0.0.0.0"  # noqa: S104 (only used when the mesh is on)
+    port: Annotated[int, Field(ge=0, le=65535)] = DEFAULT_MESH_PORT
+    discovery: bool = True
+    health_interval: Annotated[float, Field(ge=0.2, le=3600)] = Field(
+        15.0, alias="healthInterval"
+    )
+
+    @field_validator("health_interval", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class RateLimitsConfig(Section):
     """Requests per minute, per caller, per category."""
 
@@ -109,6 +128,7 @@ class Config(Section):
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     transfer: TransferConfig
     rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig, alias="rateLimits")
+    mesh: MeshConfig = Field(default_factory=MeshConfig)
 
     def to_yaml(self) -> str:
         data = self.model_dump(by_alias=True, mode="json")
