@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from loopsy import __version__
 
-COMMAND_MODULES = ("loopsy.cli.lifecycle",)
+COMMAND_MODULES = ("loopsy.cli.lifecycle", "loopsy.cli.context")
 
 
 def build_parser() -> argparse.ArgumentParser:

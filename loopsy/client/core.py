@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -22,6 +23,9 @@ from loopsy.home import LoopsyHome
 from loopsy.protocol.errors import DaemonNotRunning, ProtocolError, api_error_from
 from loopsy.protocol.status import Health, Status
 
+if TYPE_CHECKING:
+    from loopsy.client.context import ContextApi
+
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -29,7 +33,15 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 def path(*segments: str) -> str:
     """Join URL path segments, quoting each (a key may hold ``/`` or ``..``)."""
-    return "".join("/" + quote(s, safe="") for s in segments)
+    return "".join("/" + _quote_segment(s) for s in segments)
+
+
+def _quote_segment(segment: str) -> str:
+    # A bare "." or ".." segment would be dropped by URL normalisation (RFC 3986 dot
+    # segments, which httpx applies), so its dots are percent-encoded too.
+    if segment in (".", ".."):
+        return segment.replace(".", "%2E")
+    return quote(segment, safe="")
 
 
 class LoopsyClient:
@@ -41,6 +53,14 @@ class LoopsyClient:
             headers=connection.auth_headers(),
             timeout=timeout,
         )
+
+    # -- capabilities, by concept (imported on first use: `loopsy status` stays fast) ------
+
+    @cached_property
+    def context(self) -> ContextApi:
+        from loopsy.client.context import ContextApi
+
+        return ContextApi(self)
 
     # -- construction -------------------------------------------------------------------
 

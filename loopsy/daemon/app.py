@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from loopsy.daemon.audit import AuditMiddleware
 from loopsy.daemon.auth import TRANSPORT_KEY, AuthMiddleware, Transport
-from loopsy.daemon.routes import health
+from loopsy.daemon.routes import context, health
 from loopsy.daemon.services import Services
 from loopsy.protocol.errors import (
     ApiError,
@@ -38,7 +38,7 @@ log = logging.getLogger("loopsy.daemon")
 
 API_PREFIX = "/api/v1"
 PUBLIC_PATHS = (f"{API_PREFIX}/health",)
-ROUTE_MODULES: tuple[ModuleType, ...] = (health,)
+ROUTE_MODULES: tuple[ModuleType, ...] = (health, context)
 
 
 def error_response(exc: ApiError) -> Response:

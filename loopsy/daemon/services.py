@@ -16,6 +16,7 @@ from typing import Protocol
 from loopsy.config import Config, load_config, save_config
 from loopsy.daemon.audit import AuditLog
 from loopsy.daemon.auth import Authenticator
+from loopsy.daemon.context import ContextPurger, ContextStore
 from loopsy.daemon.ratelimit import RateLimiter
 from loopsy.daemon.store import Store
 from loopsy.home import LoopsyHome
@@ -72,6 +73,7 @@ class Services:
     audit: AuditLog
     auth: Authenticator
     limiter: RateLimiter
+    context: ContextStore
     clock: Callable[[], float] = time.time
     started_at: float = field(default_factory=time.time)
     pid: int = field(default_factory=os.getpid)
@@ -100,12 +102,15 @@ def create_services(home: LoopsyHome, config: Config | None = None) -> Services:
         value = getattr(config_store.current.rate_limits, category, None)
         return value if isinstance(value, int) else None
 
+    store = Store(home.database)
     services = Services(
         home=home,
         config=config_store,
-        store=Store(home.database),
+        store=store,
         audit=AuditLog(home.audit_log),
         auth=auth,
         limiter=RateLimiter(limit_for),
+        context=ContextStore(store, clock=time.time),
     )
+    services.background.append(ContextPurger(services.context))
     return services
