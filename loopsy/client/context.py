@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from loopsy.client.core import parse, path
-from loopsy.protocol.context import DEFAULT_PAGE, ContextEntry, ContextPage
+from loopsy.protocol.context import DEFAULT_PAGE, ContextEntry, ContextPage, check_key_text
 
 if TYPE_CHECKING:
     from loopsy.client.core import LoopsyClient
@@ -23,7 +23,7 @@ class ContextApi:
 
     async def get(self, key: str) -> ContextEntry:
         """The live entry; raises :class:`~loopsy.protocol.errors.NotFound` if absent."""
-        return await self._client.get_model(path("context", key), ContextEntry)
+        return await self._client.get_model(_key_path(key), ContextEntry)
 
     async def set(
         self,
@@ -43,14 +43,12 @@ class ContextApi:
             body["if_absent"] = True
         if if_version is not None:
             body["if_version"] = if_version
-        response = await self._client.request("PUT", path("context", key), json_body=body)
+        response = await self._client.request("PUT", _key_path(key), json_body=body)
         return parse(ContextEntry, response)
 
     async def delete(self, key: str, *, if_version: int | None = None) -> None:
         """Delete; raises ``NotFound`` if there was no live entry."""
-        await self._client.request(
-            "DELETE", path("context", key), params={"if_version": if_version}
-        )
+        await self._client.request("DELETE", _key_path(key), params={"if_version": if_version})
 
     async def list(
         self, prefix: str = "", *, after: str | None = None, limit: int = DEFAULT_PAGE
@@ -72,3 +70,8 @@ class ContextApi:
             if result.next_after is None:
                 return
             after = result.next_after
+
+
+def _key_path(key: str) -> str:
+    check_key_text("key", key)
+    return path("context", key)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,7 +31,15 @@ import anyio
 import anyio.lowlevel
 
 from loopsy.daemon.store import Store
-from loopsy.protocol.context import DEFAULT_PAGE, MAX_PAGE, MAX_TTL, ContextEntry, ContextPage
+from loopsy.protocol.context import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    MAX_TTL,
+    ContextEntry,
+    ContextPage,
+    check_key_text,
+    utf8_size,
+)
 from loopsy.protocol.errors import Conflict, PayloadTooLarge, ValidationFailed
 
 log = logging.getLogger("loopsy.daemon.context")
@@ -117,9 +124,9 @@ class ContextStore:
         """
         if not 1 <= limit <= MAX_PAGE:
             raise ValidationFailed(f"limit must be 1..{MAX_PAGE}, not {limit}")
-        _check_text("prefix", prefix)
+        check_key_text("prefix", prefix)
         if after is not None:
-            _check_text("after", after)
+            check_key_text("after", after)
         # Keys are never empty, so "after ''" excludes nothing.
         params: tuple[object, ...] = (prefix, after or "", self.clock(), limit + 1)
         upper = prefix_upper_bound(prefix)
@@ -161,7 +168,7 @@ class ContextStore:
         ``details``; nothing is written.
         """
         key_bytes = self.check_key(key)
-        value_bytes = _utf8_length("value", value)
+        value_bytes = utf8_size("value", value)
         if value_bytes > self.limits.max_value_bytes:
             raise PayloadTooLarge(
                 f"value is {value_bytes} bytes; the context value size limit is "
@@ -249,7 +256,7 @@ class ContextStore:
 
     def check_key(self, key: str) -> int:
         """Refuse a key that is empty, too long, or holds control characters; its size."""
-        size = _check_text("key", key)
+        size = check_key_text("key", key)
         if size == 0:
             raise ValidationFailed("key must not be empty")
         if size > self.limits.max_key_bytes:
@@ -347,21 +354,3 @@ def _is_live(row: sqlite3.Row, now: float) -> bool:
 def _totals_of(db: sqlite3.Connection) -> tuple[int, int]:
     row = db.execute("SELECT count(*), total(size) FROM context").fetchone()
     return int(row[0]), int(row[1])
-
-
-def _utf8_length(name: str, text: str) -> int:
-    try:
-        return len(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise ValidationFailed(f"{name} is not valid UTF-8 (a lone surrogate)") from None
-
-
-def _check_text(name: str, text: str) -> int:
-    """Byte length of a key-like string; control characters (NUL, newline...) refused."""
-    size = _utf8_length(name, text)
-    if not text.isprintable() and any(unicodedata.category(c) == "Cc" for c in text):
-        raise ValidationFailed(
-            f"{name} holds a control character; keys are printable text",
-            hint="':' '/' '.' and spaces are fine; NUL, newlines and tabs are not",
-        )
-    return size

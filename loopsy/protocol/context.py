@@ -9,10 +9,12 @@ fooled by a key deleted and written again (ABA).
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from loopsy.protocol.errors import ValidationFailed
 from loopsy.protocol.models import RequestModel, ResponseModel
 
 # Ten years: a TTL past this is a mistake (milliseconds typed as seconds), not a plan.
@@ -73,3 +75,26 @@ class ContextDeleteQuery(RequestModel):
     if_version: Annotated[int, Field(ge=1)] | None = Field(
         None, description="Delete only if the live entry has this version (else 409 conflict)"
     )
+
+
+def utf8_size(name: str, text: str) -> int:
+    """Bytes of ``text`` in UTF-8; a lone surrogate (not encodable) is refused."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValidationFailed(f"{name} is not valid UTF-8 (a lone surrogate)") from None
+
+
+def check_key_text(name: str, text: str) -> int:
+    """Byte size of a key (or prefix); control characters (NUL, newline, ESC...) refused.
+
+    The client checks too: a newline in a URL path matches no route, so the daemon could
+    only answer 404 for it.
+    """
+    size = utf8_size(name, text)
+    if not text.isprintable() and any(unicodedata.category(c) == "Cc" for c in text):
+        raise ValidationFailed(
+            f"{name} holds a control character; keys are printable text",
+            hint="':' '/' '.' and spaces are fine; NUL, newlines and tabs are not",
+        )
+    return size
