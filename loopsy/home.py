@@ -67,6 +67,11 @@ class LoopsyHome:
         """The last deployed Cloudflare relay (written by ``loopsy relay deploy``)."""
         return self.root / "relay.json"
 
+    @property
+    def mesh_dir(self) -> Path:
+        """The peer TLS listener's certificate and key."""
+        return self.root / "mesh"
+
     def session_dir(self, session_id: str) -> Path:
         return self.sessions_dir / session_id
 

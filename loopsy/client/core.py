@@ -25,6 +25,8 @@ from loopsy.protocol.status import Health, Status
 
 if TYPE_CHECKING:
     from loopsy.client.context import ContextApi
+    from loopsy.client.messages import MessagesApi
+    from loopsy.client.peers import PeersApi
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -61,6 +63,18 @@ class LoopsyClient:
         from loopsy.client.context import ContextApi
 
         return ContextApi(self)
+
+    @cached_property
+    def peers(self) -> PeersApi:
+        from loopsy.client.peers import PeersApi
+
+        return PeersApi(self)
+
+    @cached_property
+    def messages(self) -> MessagesApi:
+        from loopsy.client.messages import MessagesApi
+
+        return MessagesApi(self)
 
     # -- construction -------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from loopsy.daemon.audit import AuditMiddleware
 from loopsy.daemon.auth import TRANSPORT_KEY, AuthMiddleware, Transport
-from loopsy.daemon.routes import context, health
+from loopsy.daemon.routes import context, health, pairing, peers
 from loopsy.daemon.services import Services
 from loopsy.protocol.errors import (
     ApiError,
@@ -37,8 +37,13 @@ from loopsy.protocol.errors import (
 log = logging.getLogger("loopsy.daemon")
 
 API_PREFIX = "/api/v1"
-PUBLIC_PATHS = (f"{API_PREFIX}/health",)
-ROUTE_MODULES: tuple[ModuleType, ...] = (health, context)
+PUBLIC_PATHS = (
+    f"{API_PREFIX}/health",
+    # the mesh: who answers, and pairing (only on the peer listener; secrets travel sealed)
+    f"{API_PREFIX}/mesh/hello",
+    *(f"{API_PREFIX}/pair/{step}" for step in ("commit", "reveal", "finish", "abort")),
+)
+ROUTE_MODULES: tuple[ModuleType, ...] = (health, context, pairing, peers)
 
 
 def error_response(exc: ApiError) -> Response:

@@ -6,6 +6,8 @@
   browser-like client, ``Sec-WebSocket-Protocol: loopsy.bearer.<token>``). The daemon's API
   key and ``auth.allowedKeys`` give a ``key`` caller; other verifiers (peers) may be added.
 - ``relay``: the relay link authenticates phones end to end and sets the caller itself.
+- ``mesh``: the peer TLS listener (``--lan``): like ``tcp``, and the only transport on
+  which a paired peer's credential is accepted.
 
 Browsers must never drive the daemon: any request carrying an ``Origin`` header is refused,
 and on TCP the ``Host`` must be an IP literal, ``localhost`` or this machine's own name, so
@@ -27,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loopsy.protocol.errors import ApiError, Forbidden, Unauthorized
 
-Transport = Literal["unix", "tcp", "relay"]
+Transport = Literal["unix", "tcp", "relay", "mesh"]
 TRANSPORT_KEY = "loopsy.transport"
 CALLER_KEY = "loopsy.caller"
 BEARER_SUBPROTOCOL = "loopsy.bearer."
@@ -192,6 +194,9 @@ class AuthMiddleware:
         caller = self.authenticator.verify(token)
         if caller is None:
             raise Unauthorized("wrong API key", hint="see `loopsy key show`")
+        if caller.kind == "peer" and transport != "mesh":
+            # peer credentials are good only inside the pinned TLS of the peer listener
+            raise Unauthorized("peer credentials are accepted on the mesh port only")
         scope[CALLER_KEY] = caller
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: ApiError) -> None:

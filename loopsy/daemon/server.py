@@ -168,12 +168,27 @@ async def serve(
     services.listening.tcp_port = bound_port
     services.listening.unix_path = str(services.home.socket)
     services.listening.lan = host not in (LOOPBACK, "localhost", "::1")
+    mesh = _bind_mesh(services, options)
 
     try:
-        await _serve_on(services, tcp, unix, handle_signals, task_status)
+        await _serve_on(services, tcp, unix, handle_signals, task_status, mesh)
     finally:
         tcp.close()
         unix.close()
+        if mesh is not None:
+            mesh.close()
+
+
+def _bind_mesh(services: Services, options: ServeOptions) -> socket.socket | None:
+    """The peer TLS listener, with --lan or mesh.listen; its health checks and mDNS."""
+    mesh_config = services.config.current.mesh
+    if services.mesh is None or not (options.lan or mesh_config.listen):
+        return None
+    sock = bind_tcp(mesh_config.host, mesh_config.port)
+    services.mesh.host = mesh_config.host
+    services.mesh.port = sock.getsockname()[1]
+    services.background.extend(services.mesh.background(advertise=options.lan))
+    return sock
 
 
 async def _serve_on(
@@ -182,12 +197,18 @@ async def _serve_on(
     unix: socket.socket,
     handle_signals: bool,
     task_status: TaskStatus[Services],
+    mesh: socket.socket | None = None,
 ) -> None:
     app = create_app(services)
     servers = [
         _make_server(Tagged(app, "unix"), unix),
         _make_server(Tagged(app, "tcp"), tcp),
     ]
+    if mesh is not None and services.mesh is not None:
+        cert = services.mesh.certificate
+        servers.append(
+            _make_server(Tagged(app, "mesh"), mesh, tls=(cert.cert_file, cert.key_file))
+        )
     log.info(
         "daemon %s listening on %s:%s and %s",
         os.getpid(),
@@ -220,9 +241,13 @@ async def _stop_on_signal(servers: list[_Server]) -> None:
         server.should_exit = True
 
 
-def _make_server(app: Tagged, sock: socket.socket) -> tuple[_Server, socket.socket]:
+def _make_server(
+    app: Tagged, sock: socket.socket, tls: tuple[Path, Path] | None = None
+) -> tuple[_Server, socket.socket]:
     config = uvicorn.Config(
         app,
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
         lifespan="off",
         log_level="warning",
         access_log=False,

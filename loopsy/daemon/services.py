@@ -20,6 +20,7 @@ from loopsy.daemon.context import ContextPurger, ContextStore
 from loopsy.daemon.ratelimit import RateLimiter
 from loopsy.daemon.store import Store
 from loopsy.home import LoopsyHome
+from loopsy.mesh.service import Mesh
 
 
 class Background(Protocol):
@@ -79,6 +80,7 @@ class Services:
     pid: int = field(default_factory=os.getpid)
     listening: Listening = field(default_factory=Listening)
     background: list[Background] = field(default_factory=list)
+    mesh: Mesh | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -113,4 +115,27 @@ def create_services(home: LoopsyHome, config: Config | None = None) -> Services:
         context=ContextStore(store, clock=time.time),
     )
     services.background.append(ContextPurger(services.context))
+    services.mesh = create_mesh(services)
     return services
+
+
+def create_mesh(services: Services) -> Mesh:
+    """The peer registry, pairing and health checks; paired peers' credentials become
+    ``peer`` callers from the moment they are stored (no restart)."""
+    from loopsy.daemon.auth import Caller, hash_secret
+
+    mesh = Mesh(
+        directory=services.home.mesh_dir,
+        config=lambda: services.config.current,
+        store=services.store,
+        hash_secret=hash_secret,
+        on_event=lambda action, fields: services.audit.event("mesh", action, **fields),
+        clock=services.clock,
+    )
+
+    def verify_peer(token: str) -> Caller | None:
+        peer_id = mesh.registry.peer_for_token(token)
+        return Caller("peer", peer_id) if peer_id is not None else None
+
+    services.auth.add_verifier(verify_peer)
+    return mesh

@@ -1,0 +1,27 @@
+"""Two and three daemons pair with a code and call each other with their own credentials."""
+
+from __future__ import annotations
+
+import pytest
+
+from loopsy.client.peers import peer_client
+from tests.integration.mesh.conftest import StartNode, pair
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_two_daemons_pair_and_call_each_other(start_node: StartNode) -> None:
+    a, b = await start_node("alpha"), await start_node("beta")
+    await pair(a, b)
+    on_a = {p.id: p for p in await a.client.peers.list()}
+    on_b = {p.id: p for p in await b.client.peers.list()}
+    assert on_a[b.id].paired and on_a[b.id].name == "beta"
+    assert on_b[a.id].paired and on_b[a.id].port == a.mesh_port
+    async with await peer_client(b.client, "alpha") as remote:
+        status = await remote.status()
+    assert status.node_id == a.id
+    async with await peer_client(a.client, b.id) as remote:
+        assert (await remote.status()).node_id == b.id
+    refreshed = await a.client.peers.list(refresh=True)
+    assert [p.status for p in refreshed] == ["online"]
+    assert refreshed[0].latency_ms is not None
