@@ -1,0 +1,180 @@
+"""The tunnel codec and its flow control, with malformed input of every kind."""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from loopsy.protocol import relay, tunnel
+from loopsy.protocol.errors import ChannelError, ProtocolError
+from loopsy.protocol.tunnel import FlowControl, Frame, Kind
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(list(Kind)),
+            st.integers(min_value=0, max_value=tunnel.MAX_STREAM_ID),
+            st.binary(max_size=300),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_codec_round_trip(items: list[tuple[Kind, int, bytes]]) -> None:
+    frames = [Frame(k, s, p) for k, s, p in items]
+    assert tunnel.decode_frames(tunnel.encode_frames(frames)) == frames
+
+
+@given(st.binary(max_size=64))
+def test_garbage_never_crashes(data: bytes) -> None:
+    with contextlib.suppress(ChannelError):
+        tunnel.decode_frames(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x01\x00\x00",
+        struct.pack(">BII", 0x01, 1, 10) + b"short",
+        struct.pack(">BII", 0x7F, 1, 0),
+    ],
+    ids=["empty", "truncated header", "truncated payload", "unknown kind"],
+)
+def test_malformed_frames(data: bytes) -> None:
+    with pytest.raises(ChannelError):
+        tunnel.decode_frames(data)
+
+
+def test_heads_round_trip() -> None:
+    head = tunnel.RequestHead("GET", "/api/v1/status?a=1", [("accept", "*/*")])
+    assert tunnel.RequestHead.decode(head.frame(1).payload) == head
+    resp = tunnel.ResponseHead(404, [("content-type", "application/json")])
+    assert tunnel.ResponseHead.decode(resp.frame(1).payload) == resp
+    ws = tunnel.OpenHead("/api/v1/x", [], ["a", "b"])
+    assert tunnel.OpenHead.decode(ws.frame(3).payload) == ws
+    assert tunnel.decode_accept(tunnel.accept_frame(3, None).payload) is None
+    assert tunnel.decode_message(tunnel.message_frame(3, "tëxt").payload) == "tëxt"
+    assert tunnel.decode_message(tunnel.message_frame(3, b"\x00bin").payload) == b"\x00bin"
+    code, reason = tunnel.decode_close(tunnel.close_frame(Kind.WS_CLOSE, 3, 4404, "gone").payload)
+    assert (code, reason) == (4404, "gone")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"[1]",
+        b'{"method":"GET"}',
+        b'{"method":"G E","path":"/x"}',
+        b'{"method":"GET","path":"relative"}',
+        b'{"method":"GET","path":"/a b"}',
+        b'{"method":"GET","path":"/x#frag"}',
+        b'{"method":"GET","path":"/x","headers":[["a"]]}',
+        b'{"method":"GET","path":"/x","headers":[["bad name","v"]]}',
+        b'{"method":"GET","path":"/x","headers":[["x","a\\r\\nInjected: 1"]]}',
+        b'{"method":"GET","path":"/x","headers":"nope"}',
+        b'{"method":"GET","path":"' + b"a" * 70000 + b'"}',
+    ],
+)
+def test_bad_request_heads(payload: bytes) -> None:
+    with pytest.raises(ChannelError):
+        tunnel.RequestHead.decode(payload)
+
+
+def test_bad_messages_and_windows() -> None:
+    for payload in (b"", b"\x02x", b"\x01\xff\xfe"):
+        with pytest.raises(ChannelError):
+            tunnel.decode_message(payload)
+    for payload in (b"", b"\x00\x00\x00", b"\x00\x00\x00\x00"):
+        with pytest.raises(ChannelError):
+            tunnel.decode_window(payload)
+    with pytest.raises(ChannelError):
+        tunnel.ResponseHead.decode(b'{"status":99}')
+    with pytest.raises(ChannelError):
+        tunnel.OpenHead.decode(b'{"path":"/x","subprotocols":[1]}')
+
+
+def test_flow_control_limits_the_sender_until_granted() -> None:
+    sender, receiver = FlowControl(1000, 1500), FlowControl(1000, 1500)
+    for fc in (sender, receiver):
+        fc.open(1)
+        fc.open(3)
+    assert sender.sendable(1) == 1000
+    sender.sent(1, 1000)
+    assert sender.sendable(1) == 0 and sender.sendable(3) == 500  # connection window left
+    with pytest.raises(ChannelError):
+        sender.sent(1, 1)
+    assert receiver.received(1, 1000)
+    grants = receiver.consumed(1, 1000)
+    assert [tunnel.decode_window(f.payload) for f in grants] == [1000, 1000]
+    for f in grants:
+        sender.granted(f.stream, tunnel.decode_window(f.payload))
+    assert sender.sendable(1) == 1000
+
+
+def test_overrun_is_a_protocol_error() -> None:
+    receiver = FlowControl(100, 1000)
+    receiver.open(1)
+    with pytest.raises(ChannelError, match="overran"):
+        receiver.received(1, 101)
+    receiver.open(3)
+    receiver.received(3, 100)
+    with pytest.raises(ChannelError, match="overran"):
+        receiver.received(3, 1)
+
+
+def test_late_frames_on_closed_streams_still_return_connection_credit() -> None:
+    receiver = FlowControl(100, 150)
+    receiver.open(1)
+    receiver.close(1)
+    assert receiver.received(1, 100) is False
+    assert [f.stream for f in receiver.consumed(1, 100)] == [0]
+
+
+def test_stream_limits() -> None:
+    fc = FlowControl()
+    for i in range(1, tunnel.MAX_STREAMS + 1):
+        fc.open(i)
+    with pytest.raises(ChannelError, match="streams at once"):
+        fc.open(1000)
+    with pytest.raises(ChannelError, match="already open"):
+        fc.open(1)
+    with pytest.raises(ChannelError, match="2 GiB"):
+        fc.granted(0, 1 << 31)
+
+
+def test_relay_link_frames() -> None:
+    frame = relay.open_frame(9, "phone", "a1b2c3d4e5f6")
+    decoded = relay.LinkFrame.decode(frame.encode())
+    assert decoded == frame
+    assert relay.decode_open(decoded.body) == ("phone", "a1b2c3d4e5f6")
+    assert relay.decode_close(relay.close_frame(9, 4403, "revoked").body) == (4403, "revoked")
+    for bad in (
+        b"",
+        b"\x02\x00",
+        b"\x09\x00\x00\x00\x01",
+        b"\x02" + b"\x00" * 4 + b"x" * (relay.MAX_MESSAGE + 1),
+    ):
+        with pytest.raises(ProtocolError):
+            relay.LinkFrame.decode(bad)
+    for body in (b"x", b'{"kind":"admin"}', b'{"kind":"phone","phone_id":"../x"}'):
+        with pytest.raises(ProtocolError):
+            relay.decode_open(body)
+
+
+def test_relay_auth_parsing() -> None:
+    with pytest.raises(ProtocolError, match="exactly one"):
+        relay.parse_auth([relay.SUBPROTOCOL])
+    with pytest.raises(ProtocolError, match="exactly one"):
+        relay.parse_auth(["loopsy.pair.AAAA", "loopsy.pair.BBBB"])
+    with pytest.raises(ProtocolError):
+        relay.parse_auth([], "Basic dXNlcg==")
+    with pytest.raises(ProtocolError):
+        relay.parse_auth(["loopsy.phone.0123456789abcdef"])
+    assert relay.offered_protocols(["a, b", "c"]) == ["a", "b", "c"]
