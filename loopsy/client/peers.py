@@ -39,9 +39,9 @@ class PeersApi:
 
     # -- pairing ------------------------------------------------------------------------------
 
-    async def pairing_listen(self, timeout: float = 300.0) -> PairingStatus:
+    async def pairing_listen(self, open_for: float = 300.0) -> PairingStatus:
         return await self._client.call_model(
-            "POST", "/peers/pairing/listen", PairingStatus, json_body={"timeout": timeout}
+            "POST", "/peers/pairing/listen", PairingStatus, json_body={"timeout": open_for}
         )
 
     async def pairing_status(self, seen: str = "", wait: float = 0.0) -> PairingStatus:

@@ -17,6 +17,7 @@ from loopsy.config import Config, load_config, save_config
 from loopsy.daemon.audit import AuditLog
 from loopsy.daemon.auth import Authenticator
 from loopsy.daemon.context import ContextPurger, ContextStore
+from loopsy.daemon.messages import MessageRetrier, Messages
 from loopsy.daemon.ratelimit import RateLimiter
 from loopsy.daemon.store import Store
 from loopsy.home import LoopsyHome
@@ -81,6 +82,7 @@ class Services:
     listening: Listening = field(default_factory=Listening)
     background: list[Background] = field(default_factory=list)
     mesh: Mesh | None = None
+    messages: Messages | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -116,6 +118,13 @@ def create_services(home: LoopsyHome, config: Config | None = None) -> Services:
     )
     services.background.append(ContextPurger(services.context))
     services.mesh = create_mesh(services)
+    services.messages = Messages(
+        services.context,
+        services.mesh.registry,
+        node_id=lambda: config_store.current.node.id,
+        clock=services.clock,
+    )
+    services.background.append(MessageRetrier(services.messages))
     return services
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.convertors import Convertor, register_url_convertor
 
 from loopsy.daemon.endpoints import Call, endpoint
+from loopsy.daemon.messages import check_reserved
 from loopsy.protocol.context import (
     ContextDeleteQuery,
     ContextEntry,
@@ -93,6 +94,7 @@ async def put_context(call: Call[ContextPut, None]) -> ContextEntry:
     fails, with the current version in ``error.details.version``. The answer comes once
     the write is committed."""
     body = call.body
+    check_reserved(call.caller, call.path_param("key"))
     return call.services.context.set(
         call.path_param("key"),
         body.value,
@@ -114,6 +116,7 @@ async def put_context(call: Call[ContextPut, None]) -> ContextEntry:
 async def delete_context(call: Call[None, ContextDeleteQuery]) -> None:
     """204 when deleted; 404 if there was no live entry; 409 if ``if_version`` differs."""
     key = call.path_param("key")
+    check_reserved(call.caller, key)
     if not call.services.context.delete(key, if_version=call.query.if_version):
         raise _not_found(key)
 
