@@ -1,0 +1,140 @@
+"""Rows of cells, and the compact form lines take once they leave the screen.
+
+A screen row is either a :class:`Row` (two parallel lists, one entry per cell) or a plain
+``str`` of narrow characters in the default style. The ``str`` form is what fast-scrolling
+plain text leaves behind: producing it costs one slice of the input, and it is turned into
+a :class:`Row` only when something edits it.
+
+Cells: ``" "`` is blank, ``""`` is the right half of a wide character (the character sits
+in the cell to its left), any other string is one character plus its combining marks.
+
+Scrollback lines are :data:`Stored`: a ``str`` (default style, trailing blanks dropped) or
+a :class:`StyledLine` (the text plus run-length style spans counted in cells).
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import NamedTuple, TypeAlias
+
+from wcwidth import wcwidth
+
+from loopsy.terminal.style import DEFAULT, Style
+
+
+class Row:
+    """One mutable screen row."""
+
+    __slots__ = ("chars", "styles", "wrapped")
+
+    def __init__(self, chars: list[str], styles: list[Style], wrapped: bool = False) -> None:
+        self.chars = chars
+        self.styles = styles
+        self.wrapped = wrapped
+
+    @classmethod
+    def blank(cls, cols: int, style: Style = DEFAULT) -> Row:
+        return cls([" "] * cols, [style] * cols)
+
+
+class StyledLine(NamedTuple):
+    """A scrollback line with styles: ``spans`` are (style, cells) covering the text."""
+
+    text: str
+    spans: tuple[tuple[Style, int], ...]
+
+
+Stored: TypeAlias = str | StyledLine
+ScreenLine: TypeAlias = Row | str
+
+
+def char_width(ch: str) -> int:
+    """Cells taken by ``ch``: 0 for combining marks, 2 for wide (CJK, most emoji)."""
+    if ch < "\u0300":
+        return 1
+    width = wcwidth(ch)
+    return width if width >= 0 else 1
+
+
+def cells_of(text: str) -> list[str]:
+    """The cell list that ``text`` (a joined row, placeholders dropped) occupies."""
+    if text.isascii():
+        return list(text)
+    cells: list[str] = []
+    for ch in text:
+        width = char_width(ch)
+        if width == 0 and cells:
+            last = len(cells) - 1
+            if cells[last] == "" and last > 0:
+                last -= 1
+            cells[last] += ch
+        elif width == 2:
+            cells.append(ch)
+            cells.append("")
+        else:
+            cells.append(ch)
+    return cells
+
+
+def to_row(line: ScreenLine | Stored, cols: int) -> Row:
+    """A fresh mutable row of exactly ``cols`` cells showing ``line``."""
+    if isinstance(line, Row):
+        return line
+    if isinstance(line, str):
+        cells = cells_of(line)
+        styles = [DEFAULT] * cols
+    else:
+        cells = cells_of(line.text)
+        styles = []
+        for style, count in line.spans:
+            styles.extend([style] * count)
+        styles.extend([DEFAULT] * (cols - len(styles)))
+        del styles[cols:]
+    if len(cells) > cols:
+        del cells[cols:]
+        if cells and cells[-1] != "" and char_width(cells[-1][0]) == 2:
+            cells[-1] = " "
+    else:
+        cells.extend([" "] * (cols - len(cells)))
+    if cells and cells[0] == "":
+        cells[0] = " "
+    return Row(cells, styles)
+
+
+def store(line: ScreenLine) -> Stored:
+    """The compact scrollback form of a screen line."""
+    if isinstance(line, str):
+        return line
+    chars, styles = line.chars, line.styles
+    if styles.count(DEFAULT) == len(styles):
+        return "".join(chars).rstrip(" ")
+    end = len(chars)
+    spans = [(style, len(list(group))) for style, group in groupby(styles)]
+    last_style, last_count = spans[-1]
+    if last_style == DEFAULT:
+        tail = chars[end - last_count:]
+        if tail.count(" ") == last_count:
+            spans.pop()
+            end -= last_count
+    return StyledLine("".join(chars[:end]), tuple(spans))
+
+
+def line_text(line: ScreenLine | Stored) -> str:
+    """The characters of a line, wide characters once, without trailing padding."""
+    if isinstance(line, Row):
+        return "".join(line.chars)
+    if isinstance(line, str):
+        return line
+    return line.text
+
+
+def line_runs(line: ScreenLine | Stored, cols: int) -> list[tuple[str, Style]]:
+    """The line as (text, style) runs covering exactly ``cols`` cells."""
+    row = to_row(line, cols)
+    runs: list[tuple[str, Style]] = []
+    x = 0
+    for style, group in groupby(row.styles):
+        count = len(list(group))
+        runs.append(("".join(row.chars[x:x + count]), style))
+        x += count
+    return runs

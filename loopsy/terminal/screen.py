@@ -1,0 +1,370 @@
+"""The headless terminal: feed it a program's output, read back what a terminal shows.
+
+Pure: no I/O, no clocks. The session holders feed every byte of a PTY into a
+:class:`Screen` and send :meth:`Screen.snapshot` to clients that reattach; the TUI renders
+panes from :meth:`Screen.row_runs`.
+
+The escape sequences follow xterm as xterm.js implements it (the phone renders with
+xterm.js, so a snapshot and the live stream must mean the same thing there).
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections import deque
+
+from loopsy.terminal import controls
+from loopsy.terminal.charsets import charset_table
+from loopsy.terminal.lines import Row, ScreenLine, Stored, line_runs, line_text, store, to_row
+from loopsy.terminal.modes import DEFAULT_DEC_MODES, DecMode
+from loopsy.terminal.page import Page, SavedCursor
+from loopsy.terminal.parser import Parser
+from loopsy.terminal.plain import feed_plain
+from loopsy.terminal.snapshot import render_snapshot
+from loopsy.terminal.style import DEFAULT, Style, erase_style
+from loopsy.terminal.wide import print_mixed
+
+MAX_COLS = 2000
+MAX_ROWS = 1000
+# Input is decoded and parsed in slices of this size so one huge feed() never holds a
+# second copy of itself as text (and the plain-text fast path splits bounded pieces).
+_SLICE = 1 << 16
+
+
+class Screen:
+    """A VT/xterm screen of ``cols`` x ``rows`` cells with ``scrollback`` lines of history."""
+
+    # State set by reset(); x stays on the last column while a wrap is pending.
+    main: Page
+    alt: Page
+    page: Page
+    x: int
+    y: int
+    wrap_pending: bool
+    pen: Style
+    title: str
+    cursor_shape: int
+    dec_modes: set[int]
+    ansi_modes: set[int]
+    autowrap: bool
+    origin: bool
+    insert: bool
+    newline: bool
+    g0: str
+    g1: str
+    shift: int
+    tabstops: set[int]
+    last_char: str
+
+    def __init__(self, cols: int, rows: int, *, scrollback: int = 1000) -> None:
+        _check_size(cols, rows)
+        if scrollback < 0:
+            raise ValueError("scrollback must be >= 0")
+        self.cols = cols
+        self.rows = rows
+        self.history: deque[Stored] = deque(maxlen=scrollback)
+        self.version = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._parser = Parser(self)
+        self._dirty: set[int] = set()
+        self._all_dirty = True
+        self.reset()
+
+    # -- state ----------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """RIS: everything back to power-on state, history included."""
+        self.main = Page(self.cols, self.rows)
+        self.alt = Page(self.cols, self.rows)
+        self.page = self.main
+        self.history.clear()
+        self.x = 0
+        self.y = 0
+        self.wrap_pending = False
+        self.pen = DEFAULT
+        self.title = ""
+        self.cursor_shape = 0
+        self.dec_modes = set(DEFAULT_DEC_MODES)
+        self.ansi_modes: set[int] = set()
+        self.autowrap = True
+        self.origin = False
+        self.insert = False
+        self.newline = False
+        self.g0 = "B"
+        self.g1 = "B"
+        self.shift = 0
+        self._table: dict[int, str] | None = None
+        self.tabstops = set(range(8, self.cols, 8))
+        self.last_char = ""
+        self._all_dirty = True
+
+    # -- public API -----------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Process program output (any bytes; split anywhere, even inside a character)."""
+        decode = self._decoder.decode
+        parse = self._parser.feed
+        for start in range(0, len(data), _SLICE):
+            text = decode(data[start:start + _SLICE])
+            if text:
+                parse(text)
+        self.version += 1
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Change the size. No reflow (as xterm): rows are cut or padded on the right;
+        when the screen gets shorter, rows above the cursor go to the scrollback."""
+        _check_size(cols, rows)
+        if cols == self.cols and rows == self.rows:
+            return
+        if rows < self.rows:
+            self._shrink_rows(self.main, rows, self.y if self.page is self.main else None)
+            self._shrink_rows(self.alt, rows, self.y if self.page is self.alt else None)
+        self.main.resize(cols, rows)
+        self.alt.resize(cols, rows)
+        if cols != self.cols:
+            self.tabstops = {t for t in self.tabstops if t < cols} | set(
+                range((self.cols // 8 + 1) * 8, cols, 8)
+            )
+        self.cols = cols
+        self.rows = rows
+        self.x = min(self.x, cols - 1)
+        self.y = min(self.y, rows - 1)
+        self.wrap_pending = False
+        self._all_dirty = True
+        self.version += 1
+
+    def _shrink_rows(self, page: Page, rows: int, cursor_y: int | None) -> None:
+        """Drop blank rows below the cursor first, then push rows off the top."""
+        excess = page.rows - rows
+        lines = page.lines
+        keep_below = cursor_y if cursor_y is not None else -1
+        while excess > 0 and len(lines) - 1 > keep_below and _is_blank(lines[-1]):
+            lines.pop()
+            excess -= 1
+        if excess <= 0:
+            lines.extend([""] * (rows - len(lines)))
+            return
+        removed = lines[:excess]
+        del lines[:excess]
+        if page is self.main:
+            self.history.extend(store(line) for line in removed)
+        if cursor_y is not None:
+            self.y = max(0, self.y - excess)
+        if page.saved is not None:
+            page.saved = page.saved._replace(y=max(0, page.saved.y - excess))
+
+    @property
+    def cursor(self) -> tuple[int, int]:
+        """(x, y), zero-based; x stays on the last column while a wrap is pending."""
+        return (self.x, self.y)
+
+    @property
+    def alternate(self) -> bool:
+        """True while the alternate screen (vim, less, htop, ...) is shown."""
+        return self.page is self.alt
+
+    @property
+    def cursor_visible(self) -> bool:
+        return DecMode.CURSOR_VISIBLE in self.dec_modes
+
+    def display(self) -> list[str]:
+        """The visible rows as text: each row's cells, a wide character once."""
+        cols = self.cols
+        return [line_text(to_row(line, cols)) for line in self.page.lines]
+
+    def row_runs(self, y: int) -> list[tuple[str, Style]]:
+        """Visible row ``y`` as (text, style) runs covering every cell."""
+        return line_runs(self.page.lines[y], self.cols)
+
+    @property
+    def scrollback_size(self) -> int:
+        return len(self.history)
+
+    def scrollback_runs(self, index: int) -> list[tuple[str, Style]]:
+        """Scrollback line ``index`` (0 the oldest) as (text, style) runs."""
+        return line_runs(self.history[index], self.cols)
+
+    def scrollback_text(self, index: int) -> str:
+        return line_text(self.history[index]).rstrip(" ")
+
+    def pop_dirty(self) -> set[int]:
+        """Visible rows changed since the last call (all of them after a scroll, resize
+        or screen switch); the TUI repaints just these."""
+        if self._all_dirty:
+            dirty = set(range(self.rows))
+        else:
+            dirty = {y for y in self._dirty if y < self.rows}
+        self._dirty = set()
+        self._all_dirty = False
+        return dirty
+
+    def snapshot(self, *, scrollback: int | None = None) -> bytes:
+        """VT bytes that rebuild this screen in a fresh terminal of the same size."""
+        return render_snapshot(self, scrollback)
+
+    # -- printing (the hot path) ----------------------------------------------------------
+
+    def print_text(self, text: str) -> None:
+        table = self._table
+        if table is not None:
+            text = text.translate(table)
+        if text.isascii():
+            self._print_narrow(text)
+            return
+        print_mixed(self, text)
+
+    def _print_narrow(self, text: str) -> None:
+        """Print characters that each take exactly one cell."""
+        cols = self.cols
+        pen = self.pen
+        page = self.page
+        lines = page.lines
+        n = len(text)
+        pos = 0
+        while pos < n:
+            if self.wrap_pending:
+                self.wrap_pending = False
+                page.row(self.y).wrapped = True
+                self.linefeed()
+                self.x = 0
+            x = self.x
+            y = self.y
+            row = lines[y]
+            if row.__class__ is str:
+                row = page.row(y)
+            assert isinstance(row, Row)
+            room = cols - x
+            if n - pos > room and not self.autowrap:
+                chunk = text[pos:pos + room - 1] + text[n - 1]
+                pos = n
+            else:
+                chunk = text[pos:pos + room]
+                pos += len(chunk)
+            count = len(chunk)
+            if self.insert:
+                page.insert_chars(y, x, count, DEFAULT)
+            chars = row.chars
+            end = x + count
+            if chars[x] == "" and x > 0:
+                chars[x - 1] = " "
+            if end < cols and chars[end] == "":
+                chars[end] = " "
+            chars[x:end] = chunk
+            row.styles[x:end] = [pen] * count
+            self._dirty.add(y)
+            if end >= cols:
+                self.x = cols - 1
+                self.wrap_pending = self.autowrap
+            else:
+                self.x = end
+        self.last_char = text[n - 1]
+
+    # -- parser callbacks (the meanings live in loopsy.terminal.controls) -----------------
+
+    def control(self, char: str) -> None:
+        controls.control(self, char)
+
+    def esc(self, intermediates: str, final: str) -> None:
+        controls.esc(self, intermediates, final)
+
+    def csi(self, params: str, intermediates: str, final: str) -> None:
+        controls.csi(self, params, intermediates, final)
+
+    def osc(self, body: str) -> None:
+        controls.osc(self, body)
+
+    def plain(self, text: str) -> None:
+        """Printable text with CR and LF only (the parser hands over long runs)."""
+        feed_plain(self, text)
+
+    # -- scrolling and line feeds ---------------------------------------------------------
+
+    def linefeed(self) -> None:
+        page = self.page
+        y = self.y
+        if y == page.bottom:
+            removed = page.scroll_up(page.top, y, 1, erase_style(self.pen))
+            if page.top == 0 and page is self.main:
+                self.history.extend(store(line) for line in removed)
+            self._all_dirty = True
+        elif y < self.rows - 1:
+            self.y = y + 1
+        self.wrap_pending = False
+
+    def crlf(self) -> None:
+        self.x = 0
+        self.linefeed()
+
+    def reverse_index(self) -> None:
+        page = self.page
+        if self.y == page.top:
+            page.scroll_down(page.top, page.bottom, 1, erase_style(self.pen))
+            self._all_dirty = True
+        elif self.y > 0:
+            self.y -= 1
+        self.wrap_pending = False
+
+    # -- modes and charsets ---------------------------------------------------------------
+
+    def sync_modes(self) -> None:
+        """Refresh the hot-path flags from the mode sets."""
+        self.autowrap = DecMode.AUTOWRAP in self.dec_modes
+        self.origin = DecMode.ORIGIN in self.dec_modes
+        self.insert = 4 in self.ansi_modes
+        self.newline = 20 in self.ansi_modes
+        if not self.autowrap:
+            self.wrap_pending = False
+
+    def sync_charset(self) -> None:
+        self._table = charset_table(self.g1 if self.shift else self.g0)
+
+    def save_cursor(self) -> None:
+        self.page.saved = SavedCursor(
+            self.x, self.y, self.pen, self.g0, self.g1, self.shift, self.origin
+        )
+
+    def restore_cursor(self) -> None:
+        saved = self.page.saved or SavedCursor()
+        self.x = min(saved.x, self.cols - 1)
+        self.y = min(saved.y, self.rows - 1)
+        self.pen = saved.pen
+        self.g0, self.g1, self.shift = saved.g0, saved.g1, saved.shift
+        if saved.origin:
+            self.dec_modes.add(DecMode.ORIGIN)
+        else:
+            self.dec_modes.discard(DecMode.ORIGIN)
+        self.sync_modes()
+        self.sync_charset()
+        self.wrap_pending = False
+
+    def switch_screen(self, alternate: bool) -> None:
+        """Show the alternate screen (cleared, as xterm.js does) or the main one."""
+        if alternate == (self.page is self.alt):
+            return
+        if alternate:
+            self.alt.clear(erase_style(self.pen))
+            self.page = self.alt
+        else:
+            self.page = self.main
+        self.wrap_pending = False
+        self._all_dirty = True
+
+    def mark_all_dirty(self) -> None:
+        self._all_dirty = True
+
+    def mark_dirty(self, y: int) -> None:
+        self._dirty.add(y)
+
+
+def _check_size(cols: int, rows: int) -> None:
+    if not (1 <= cols <= MAX_COLS and 1 <= rows <= MAX_ROWS):
+        raise ValueError(f"screen size must be 1..{MAX_COLS} x 1..{MAX_ROWS}")
+
+
+def _is_blank(line: ScreenLine) -> bool:
+    if line.__class__ is str:
+        return not str(line).strip(" ")
+    assert isinstance(line, Row)
+    return line.chars.count(" ") == len(line.chars) and line.styles.count(DEFAULT) == len(
+        line.styles
+    )

@@ -1,0 +1,102 @@
+"""Printing text that is not all one-cell characters: wide (CJK, emoji) and combining.
+
+Runs of one-cell characters still go through the screen's slice-assignment path; only the
+wide and zero-width characters are placed one at a time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from loopsy.terminal.lines import char_width
+
+if TYPE_CHECKING:
+    from loopsy.terminal.screen import Screen
+
+# Widths of the characters seen lately (box drawing, symbols, CJK): a dict lookup is far
+# cheaper than wcwidth's table search. Bounded so hostile input cannot grow it.
+_WIDTHS: dict[str, int] = {}
+_WIDTHS_LIMIT = 8192
+
+
+def _width(ch: str) -> int:
+    width = _WIDTHS.get(ch)
+    if width is None:
+        if len(_WIDTHS) >= _WIDTHS_LIMIT:
+            _WIDTHS.clear()
+        width = _WIDTHS[ch] = char_width(ch)
+    return width
+
+
+def print_mixed(screen: Screen, text: str) -> None:
+    start = 0
+    for i, ch in enumerate(text):
+        if ch < "\u0300":
+            continue
+        width = _WIDTHS.get(ch)
+        if width is None:
+            width = _width(ch)
+        if width == 1:
+            continue
+        if i > start:
+            screen._print_narrow(text[start:i])
+        if width == 2:
+            _print_wide_char(screen, ch)
+        else:
+            _combine(screen, ch)
+        start = i + 1
+    if start < len(text):
+        screen._print_narrow(text[start:])
+
+
+def _combine(screen: Screen, mark: str) -> None:
+    """Attach a zero-width character to the cell before the cursor."""
+    x = screen.x if screen.wrap_pending else screen.x - 1
+    if x < 0:
+        return
+    row = screen.page.row(screen.y)
+    if row.chars[x] == "" and x > 0:
+        x -= 1
+    # Bound the cell: a stream of combining marks must not grow one cell without limit.
+    if len(row.chars[x]) < 16:
+        row.chars[x] += mark
+    screen.mark_dirty(screen.y)
+
+
+def _print_wide_char(screen: Screen, ch: str) -> None:
+    cols = screen.cols
+    if cols < 2:
+        return
+    page = screen.page
+    if screen.wrap_pending:
+        screen.wrap_pending = False
+        page.row(screen.y).wrapped = True
+        screen.linefeed()
+        screen.x = 0
+    if screen.x >= cols - 1:
+        if screen.autowrap:
+            page.row(screen.y).wrapped = True
+            screen.linefeed()
+            screen.x = 0
+        else:
+            screen.x = cols - 2
+    x, y = screen.x, screen.y
+    if screen.insert:
+        page.insert_chars(y, x, 2, screen.pen)
+    row = page.row(y)
+    chars = row.chars
+    if chars[x] == "" and x > 0:
+        chars[x - 1] = " "
+    end = x + 2
+    if end < cols and chars[end] == "":
+        chars[end] = " "
+    chars[x] = ch
+    chars[x + 1] = ""
+    row.styles[x] = row.styles[x + 1] = screen.pen
+    screen.mark_dirty(y)
+    screen.last_char = ch
+    if end >= cols:
+        screen.x = cols - 1
+        screen.wrap_pending = screen.autowrap
+    else:
+        screen.x = end
