@@ -85,6 +85,7 @@ class _Window:
     accepted: bool = False
     state: PairingStateValue = "waiting"
     error: str | None = None
+    ended: dict[str, str] = field(default_factory=dict)  # pair_id -> why (one per attempt)
 
 
 @dataclass
@@ -178,7 +179,7 @@ class Pairing:
         window = self._window
         if window is None or window.state in ("done", "failed", "expired"):
             raise NotFound(
-                "this machine is not waiting for a pairing",
+                "not waiting for a pairing",
                 hint="run `loopsy pair` on it first, then `loopsy pair HOST` here",
             )
         if self.clock() > window.expires_at:
@@ -216,6 +217,8 @@ class Pairing:
     def _attempt(self, pair_id: str) -> tuple[_Window, Responder]:
         window = self._open_window()
         responder = window.responder
+        if pair_id in window.ended:
+            raise Forbidden(window.ended[pair_id], hint="run the pairing again on both machines")
         if responder is None or not secrets.compare_digest(responder.pair_id, pair_id):
             raise NotFound("no such pairing attempt (it may have been replaced or burnt)")
         return window, responder
@@ -242,7 +245,7 @@ class Pairing:
             window.state, window.accepted = "verified", True
         else:
             window.rejections += 1
-            self._end_attempt(window, "the code was rejected on this machine")
+            self._end_attempt(window, "the code was rejected on the waiting machine")
             if window.rejections >= MAX_REJECTIONS:
                 self._burn(window, "too many rejected codes")
         window.decided.set()
@@ -287,6 +290,7 @@ class Pairing:
 
     def _end_attempt(self, window: _Window, reason: str) -> None:
         if window.responder is not None:
+            window.ended[window.responder.pair_id] = reason
             window.responder.fail()
         window.responder = None
         window.accepted = False
@@ -425,7 +429,10 @@ async def _post(
             body_json = response.json()
         except ValueError:
             body_json = None
-        raise api_error_from(response.status_code, body_json)
+        error = api_error_from(response.status_code, body_json)
+        # said by the other daemon about itself: name it, so "this machine" is not ambiguous
+        error.message = f"{http.base_url.host}:{http.base_url.port} says: {error.message}"
+        raise error
     return response
 
 

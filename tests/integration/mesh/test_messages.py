@@ -60,8 +60,15 @@ async def test_from_cannot_be_forged(start_node: StartNode) -> None:
     a, b = await paired(start_node)
     async with await peer_client(a.client, "beta") as remote:
         # a body naming its own sender is refused outright
-        forged = {"id": "x1", "to": b.id, "ts": 1.0, "type": "text", "body": "hi", "ttl": 60,
-                  "from": "someone-else"}
+        forged = {
+            "id": "x1",
+            "to": b.id,
+            "ts": 1.0,
+            "type": "text",
+            "body": "hi",
+            "ttl": 60,
+            "from": "someone-else",
+        }
         with pytest.raises(ValidationFailed):
             await remote.request("POST", "/messages/inbox", json_body=forged)
         del forged["from"]
