@@ -14,7 +14,12 @@ from collections.abc import Sequence
 
 from loopsy import __version__
 
-COMMAND_MODULES = ("loopsy.cli.lifecycle", "loopsy.cli.context")
+COMMAND_MODULES = (
+    "loopsy.cli.lifecycle",
+    "loopsy.cli.context",
+    "loopsy.cli.pair",
+    "loopsy.cli.peers",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -109,6 +109,9 @@ class PairingStatus(ResponseModel):
     expires_at: float | None = None
     wrong_codes_left: int | None = None
     error: str | None = None
+    listen: list[str] = Field(
+        default_factory=list, description="host:port pairs the other machine can pair with"
+    )
 
 
 # -- the registry ------------------------------------------------------------------------------

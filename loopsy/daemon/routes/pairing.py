@@ -132,7 +132,11 @@ async def pairing_listen(call: Call[PairListen, None]) -> PairingStatus:
             "this daemon does not listen for peers",
             hint="restart it with `loopsy start --lan` (or set mesh.listen: true)",
         )
-    return mesh.pairing.listen(call.body.timeout)
+    from loopsy.mesh.discovery import lan_addresses
+
+    status = mesh.pairing.listen(call.body.timeout)
+    status.listen = [f"{host}:{mesh.port}" for host in lan_addresses(mesh.host)]
+    return status
 
 
 @endpoint(
