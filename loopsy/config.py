@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from loopsy.home import LoopsyHome, write_atomic
 from loopsy.protocol.errors import ConfigError
@@ -112,12 +119,52 @@ class MeshConfig(Section):
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+class SessionsConfig(Section):
+    """PTY sessions: output kept for resume, flow control, recording, approvals."""
+
+    ring_bytes: Annotated[int, Field(ge=64 * 1024, le=256 << 20)] = Field(
+        1 << 20, alias="ringBytes"
+    )
+    scrollback: Annotated[int, Field(ge=0, le=100_000)] = 1000
+    high_water: Annotated[int, Field(ge=100 * 1024, le=64 << 20)] = Field(
+        256 * 1024, alias="highWater"
+    )
+    low_water: Annotated[int, Field(ge=1024, le=32 << 20)] = Field(64 * 1024, alias="lowWater")
+    resize_debounce_ms: Annotated[int, Field(ge=0, le=2000)] = Field(
+        50, alias="resizeDebounceMs"
+    )
+    record: bool = False
+    record_max_bytes: Annotated[int, Field(ge=64 * 1024, le=1 << 40)] = Field(
+        50 << 20, alias="recordMaxBytes"
+    )
+    approval_ttl: Annotated[int, Field(ge=10, le=86400)] = Field(900, alias="approvalTtl")
+
+    @model_validator(mode="after")
+    def _marks(self) -> SessionsConfig:
+        if self.low_water >= self.high_water:
+            raise ValueError("sessions.lowWater must be below sessions.highWater")
+        return self
+
+
+class CustomCommand(Section):
+    """A command pinned in the agent list: `loopsy agents pin NAME -- argv...`."""
+
+    label: str = Field(min_length=1, max_length=80)
+    argv: list[str] = Field(min_length=1, max_length=256)
+    cwd: str | None = None
+
+
+class AgentsConfig(Section):
+    custom: dict[str, CustomCommand] = Field(default_factory=dict)
+
+
 class RateLimitsConfig(Section):
     """Requests per minute, per caller, per category."""
 
     execute: Annotated[int, Field(ge=1)] = 30
     transfer: Annotated[int, Field(ge=1)] = 10
     context: Annotated[int, Field(ge=1)] = 60
+    sessions: Annotated[int, Field(ge=1)] = 60
 
 
 class Config(Section):
@@ -129,6 +176,8 @@ class Config(Section):
     transfer: TransferConfig
     rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig, alias="rateLimits")
     mesh: MeshConfig = Field(default_factory=MeshConfig)
+    sessions: SessionsConfig = Field(default_factory=SessionsConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
 
     def to_yaml(self) -> str:
         data = self.model_dump(by_alias=True, mode="json")
