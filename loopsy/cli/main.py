@@ -17,6 +17,7 @@ from loopsy import __version__
 COMMAND_MODULES = (
     "loopsy.cli.lifecycle",
     "loopsy.cli.context",
+    "loopsy.cli.files",
     "loopsy.cli.pair",
     "loopsy.cli.peers",
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterable, Mapping, Sequence
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,6 +25,7 @@ from loopsy.protocol.status import Health, Status
 
 if TYPE_CHECKING:
     from loopsy.client.context import ContextApi
+    from loopsy.client.files import FilesApi
     from loopsy.client.messages import MessagesApi
     from loopsy.client.peers import PeersApi
 
@@ -63,6 +64,12 @@ class LoopsyClient:
         from loopsy.client.context import ContextApi
 
         return ContextApi(self)
+
+    @cached_property
+    def files(self) -> FilesApi:
+        from loopsy.client.files import FilesApi
+
+        return FilesApi(self)
 
     @cached_property
     def peers(self) -> PeersApi:
@@ -111,12 +118,12 @@ class LoopsyClient:
         *,
         json_body: BaseModel | Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
-        content: bytes | None = None,
+        content: bytes | AsyncIterable[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
-        request_timeout: float | None = None,
+        request_timeout: float | httpx.Timeout | None = None,
     ) -> httpx.Response:
         """Send a request to ``/api/v1{url}``; raise the daemon's error as an exception."""
-        body: bytes | None = content
+        body: bytes | AsyncIterable[bytes] | None = content
         send_headers = dict(headers or {})
         if json_body is not None:
             body = (

@@ -17,6 +17,7 @@ from loopsy.config import Config, load_config, save_config
 from loopsy.daemon.audit import AuditLog
 from loopsy.daemon.auth import Authenticator
 from loopsy.daemon.context import ContextPurger, ContextStore
+from loopsy.daemon.files import FileService
 from loopsy.daemon.messages import MessageRetrier, Messages
 from loopsy.daemon.ratelimit import RateLimiter
 from loopsy.daemon.store import Store
@@ -76,6 +77,7 @@ class Services:
     auth: Authenticator
     limiter: RateLimiter
     context: ContextStore
+    files: FileService
     clock: Callable[[], float] = time.time
     started_at: float = field(default_factory=time.time)
     pid: int = field(default_factory=os.getpid)
@@ -115,6 +117,7 @@ def create_services(home: LoopsyHome, config: Config | None = None) -> Services:
         auth=auth,
         limiter=RateLimiter(limit_for),
         context=ContextStore(store, clock=time.time),
+        files=FileService(home, lambda: config_store.current.transfer),
     )
     services.background.append(ContextPurger(services.context))
     services.mesh = create_mesh(services)
