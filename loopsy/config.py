@@ -72,6 +72,8 @@ class AuthConfig(Section):
 
 class RelayConfig(Section):
     url: str | None = None
+    # Sent when registering with a relay that requires one (the relay operator's gate).
+    registration_secret: str | None = Field(None, alias="registrationSecret")
 
     @field_validator("url")
     @classmethod
