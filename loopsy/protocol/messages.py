@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from loopsy.protocol.models import RequestModel, ResponseModel
 
@@ -23,6 +23,9 @@ DeliveryState = Literal["pending", "delivered", "acked", "failed"]
 
 
 class Envelope(ResponseModel):
+    # "from" on the wire and in MCP results alike
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, serialize_by_alias=True)
+
     id: str
     from_: str = Field(alias="from", description="Node id of the sender, set by the daemon")
     to: str = Field(description="Node id of the recipient")
