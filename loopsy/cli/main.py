@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "loopsy.cli.files",
     "loopsy.cli.pair",
     "loopsy.cli.peers",
+    "loopsy.cli.mcp",
     "loopsy.cli.relay",
 )
 
