@@ -60,6 +60,11 @@ class Parser:
         self._skipping = None
 
     @property
+    def pending(self) -> str:
+        """The unfinished sequence kept for the next call."""
+        return self._pending
+
+    @property
     def idle(self) -> bool:
         """True when no escape sequence is open (the next byte starts a new token)."""
         return not self._pending and self._skipping is None

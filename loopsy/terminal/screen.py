@@ -64,7 +64,9 @@ class Screen:
         self.rows = rows
         self.history: deque[Stored] = deque(maxlen=scrollback)
         self.version = 0
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        # surrogateescape keeps one code point per undecodable byte, so the bytes still
+        # waiting in the parser can be counted exactly (see ``unapplied``).
+        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
         self._parser = Parser(self)
         self._dirty: set[int] = set()
         self._all_dirty = True
@@ -109,6 +111,15 @@ class Screen:
             if text:
                 parse(text)
         self.version += 1
+
+    @property
+    def unapplied(self) -> int:
+        """How many of the bytes fed so far are not reflected yet: the start of an escape
+        sequence or of a UTF-8 character cut by the end of the data. A snapshot shows the
+        stream up to (bytes fed - ``unapplied``); a client resumes the live stream from
+        there."""
+        buffered = len(self._decoder.getstate()[0])
+        return buffered + len(self._parser.pending.encode("utf-8", "surrogateescape"))
 
     def resize(self, cols: int, rows: int) -> None:
         """Change the size. No reflow (as xterm): rows are cut or padded on the right;
@@ -342,7 +353,12 @@ class Screen:
         if alternate == (self.page is self.alt):
             return
         if alternate:
+            # A fresh alternate screen each time (cleared as xterm.js does; its margins and
+            # saved cursor too, so no state hides in an inactive buffer that a snapshot
+            # could not carry).
             self.alt.clear(erase_style(self.pen))
+            self.alt.top, self.alt.bottom = 0, self.rows - 1
+            self.alt.saved = None
             self.page = self.alt
         else:
             self.page = self.main

@@ -67,7 +67,7 @@ class _Writer:
             end -= 1
         # Trailing blanks that carry only a background are one erase (BCE) away.
         erase_from = end
-        if end:
+        if end == cols:
             tail = styles[end - 1]
             if tail != DEFAULT and tail == erase_style(tail):
                 while erase_from > 0 and chars[erase_from - 1] == " " and (

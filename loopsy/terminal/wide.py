@@ -6,6 +6,7 @@ wide and zero-width characters are placed one at a time.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from loopsy.terminal.lines import char_width
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 # cheaper than wcwidth's table search. Bounded so hostile input cannot grow it.
 _WIDTHS: dict[str, int] = {}
 _WIDTHS_LIMIT = 8192
+# Bytes that were not UTF-8 arrive as lone surrogates (surrogateescape); they show as U+FFFD.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
 def _width(ch: str) -> int:
@@ -29,6 +32,8 @@ def _width(ch: str) -> int:
 
 
 def print_mixed(screen: Screen, text: str) -> None:
+    if _UNDECODABLE.search(text):
+        text = _UNDECODABLE.sub("\ufffd", text)
     start = 0
     for i, ch in enumerate(text):
         if ch < "\u0300":
