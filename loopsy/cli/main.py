@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "loopsy.cli.lifecycle",
     "loopsy.cli.context",
     "loopsy.cli.files",
+    "loopsy.cli.logs",
     "loopsy.cli.pair",
     "loopsy.cli.peers",
     "loopsy.cli.mcp",

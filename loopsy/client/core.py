@@ -24,6 +24,7 @@ from loopsy.protocol.errors import DaemonNotRunning, ProtocolError, api_error_fr
 from loopsy.protocol.status import Health, Status
 
 if TYPE_CHECKING:
+    from loopsy.client.audit import AuditApi
     from loopsy.client.context import ContextApi
     from loopsy.client.files import FilesApi
     from loopsy.client.messages import MessagesApi
@@ -70,6 +71,12 @@ class LoopsyClient:
         from loopsy.client.files import FilesApi
 
         return FilesApi(self)
+
+    @cached_property
+    def audit(self) -> AuditApi:
+        from loopsy.client.audit import AuditApi
+
+        return AuditApi(self)
 
     @cached_property
     def peers(self) -> PeersApi:

@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from loopsy.daemon.audit import AuditMiddleware
 from loopsy.daemon.auth import TRANSPORT_KEY, AuthMiddleware, Transport
-from loopsy.daemon.routes import context, files, health, messages, pairing, peers
+from loopsy.daemon.routes import audit, context, files, health, messages, pairing, peers
 from loopsy.daemon.services import Services
 from loopsy.protocol.errors import (
     ApiError,
@@ -43,7 +43,15 @@ PUBLIC_PATHS = (
     f"{API_PREFIX}/mesh/hello",
     *(f"{API_PREFIX}/pair/{step}" for step in ("commit", "reveal", "finish", "abort")),
 )
-ROUTE_MODULES: tuple[ModuleType, ...] = (health, context, files, pairing, peers, messages)
+ROUTE_MODULES: tuple[ModuleType, ...] = (
+    health,
+    context,
+    files,
+    audit,
+    pairing,
+    peers,
+    messages,
+)
 
 
 def error_response(exc: ApiError) -> Response:

@@ -160,3 +160,14 @@ def api_error_from(status: int, body: Any) -> ApiError:
         retry = details.get("retry_after", 1.0) if details else 1.0
         return RateLimited(message, retry_after=float(retry), hint=hint)
     return cls(message, hint=hint if isinstance(hint, str) else None, details=details)
+
+
+def api_error_from_close(code: int, reason: str) -> ApiError | None:
+    """The error a WebSocket close code stands for (``4000 + HTTP status``), or None for
+    a normal close (1000, 1001)."""
+    if 4000 <= code < 5000:
+        status = code - 4000
+        return api_error_from(status, {"error": {"message": reason or f"HTTP {status}"}})
+    if code in (1000, 1001):
+        return None
+    return InternalError(f"the connection closed with code {code} {reason}".strip())

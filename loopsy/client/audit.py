@@ -1,0 +1,72 @@
+"""``client.audit``: read the daemon's audit log, or follow it live.
+
+    page = await client.audit.recent(limit=50, min_status=400)
+    async for item in client.audit.follow(backlog=10):
+        ...  # AuditRecord, or AuditDroppedMessage when the reader fell behind
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from loopsy.protocol.audit import AuditDroppedMessage, AuditPage, AuditRecord
+from loopsy.protocol.errors import ProtocolError, api_error_from_close
+
+if TYPE_CHECKING:
+    from loopsy.client.core import LoopsyClient
+
+
+class AuditApi:
+    def __init__(self, client: LoopsyClient) -> None:
+        self._client = client
+
+    async def recent(self, *, limit: int = 100, **filters: Any) -> list[AuditRecord]:
+        """The newest ``limit`` records, oldest first. Filters: ``caller``, ``method``,
+        ``path`` (prefix), ``min_status``, ``event``, ``since``."""
+        page = await self._client.get_model(
+            "/audit", AuditPage, params={"limit": limit, **filters}
+        )
+        return page.records
+
+    async def follow(
+        self, *, backlog: int = 0, **filters: Any
+    ) -> AsyncIterator[AuditRecord | AuditDroppedMessage]:
+        """``backlog`` recent records, then each new one as it is written, until the
+        daemon closes the stream (an error close raises) or the caller stops iterating."""
+        from websockets.exceptions import ConnectionClosed
+
+        query = {k: v for k, v in {"backlog": backlog, **filters}.items() if v is not None}
+        ws = await self._client.websocket("/audit/stream?" + urlencode(query))
+        try:
+            while True:
+                try:
+                    text = await ws.recv()
+                except ConnectionClosed as closed:
+                    received = closed.rcvd
+                    error = (
+                        api_error_from_close(received.code, received.reason)
+                        if received is not None
+                        else self._client.not_running(closed)
+                    )
+                    if error is not None:
+                        raise error from None
+                    return
+                yield _message(text)
+        finally:
+            await ws.close()
+
+
+def _message(text: bytes | str) -> AuditRecord | AuditDroppedMessage:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ProtocolError("the audit stream sent something that is not JSON") from None
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind == "record":
+        return AuditRecord.model_validate(data.get("record"))
+    if kind == "dropped":
+        return AuditDroppedMessage.model_validate(data)
+    raise ProtocolError(f"unknown audit stream message type {kind!r}")
