@@ -7,6 +7,8 @@ import sys
 import time
 from typing import Any
 
+from loopsy.cli.connect import add_peer_argument
+
 LIST_PAGE = 500
 
 
@@ -31,9 +33,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("key")
     p.add_argument("value", help="the value, or '-' to read it from stdin")
     p.add_argument("--ttl", type=float, metavar="S", help="expire after S seconds")
-    p.add_argument(
-        "--if-absent", action="store_true", help="only if the key does not exist yet"
-    )
+    p.add_argument("--if-absent", action="store_true", help="only if the key does not exist yet")
     p.add_argument(
         "--if-version",
         type=int,
@@ -41,6 +41,7 @@ def register(subparsers: Any) -> None:
         help="only if the key is at version N (compare-and-set)",
     )
     p.add_argument("--json", action="store_true", help="print the stored entry as JSON")
+    add_peer_argument(p)
     p.set_defaults(handler=cmd_set)
 
     p = commands.add_parser(
@@ -51,6 +52,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("key")
     p.add_argument("--json", action="store_true", help="print the entry (value, version, expiry)")
+    add_peer_argument(p)
     p.set_defaults(handler=cmd_get)
 
     p = commands.add_parser(
@@ -63,12 +65,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--after", metavar="KEY", help="start after KEY (to page through)")
     p.add_argument("--limit", type=int, default=100, metavar="N", help="at most N keys (100)")
     p.add_argument("--json", action="store_true", help="print the entries as JSON")
+    add_peer_argument(p)
     p.set_defaults(handler=cmd_list)
 
     p = commands.add_parser("rm", help="delete a key", description="Delete KEY.")
     p.add_argument("key")
     p.add_argument("--if-version", type=int, metavar="N", help="only if at version N")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_peer_argument(p)
     p.set_defaults(handler=cmd_rm)
 
 
@@ -84,7 +88,8 @@ def cmd_set(args: argparse.Namespace) -> int:
             ttl=args.ttl,
             if_absent=args.if_absent,
             if_version=args.if_version,
-        )
+        ),
+        peer=args.peer,
     )
     if args.json:
         emit_json(entry)
@@ -97,7 +102,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     from loopsy.cli.connect import with_client
     from loopsy.cli.output import emit_json
 
-    entry = with_client(lambda client: client.context.get(args.key))
+    entry = with_client(lambda client: client.context.get(args.key), peer=args.peer)
     if args.json:
         emit_json(entry)
     else:
@@ -127,7 +132,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 break
         return entries, after
 
-    entries, more = with_client(fetch)
+    entries, more = with_client(fetch, peer=args.peer)
     if args.json:
         emit_json({"entries": [e.model_dump(mode="json") for e in entries], "next_after": more})
         return 0
@@ -144,7 +149,9 @@ def cmd_rm(args: argparse.Namespace) -> int:
     from loopsy.cli.connect import with_client
     from loopsy.cli.output import emit_json, say
 
-    with_client(lambda client: client.context.delete(args.key, if_version=args.if_version))
+    with_client(
+        lambda client: client.context.delete(args.key, if_version=args.if_version), peer=args.peer
+    )
     if args.json:
         emit_json({"key": args.key, "deleted": True})
     else:

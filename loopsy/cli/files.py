@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from loopsy.cli.connect import add_peer_argument
+
 CONFINED = (
     "Paths are confined to transfer.allowedPaths minus transfer.deniedPaths in config.yaml "
     "(by real path: symlinks and '..' cannot escape). A relative remote path is taken "
@@ -32,6 +34,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("path", help="the directory")
     p.add_argument("--limit", type=int, default=1000, metavar="N", help="at most N entries")
     p.add_argument("--json", action="store_true", help="print the listing as JSON")
+    add_peer_argument(p)
     p.set_defaults(handler=cmd_ls)
 
     p = commands.add_parser(
@@ -44,6 +47,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("remote", help="where to store it")
     p.add_argument("--overwrite", "-f", action="store_true", help="replace an existing file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_peer_argument(p)
     p.set_defaults(handler=cmd_push)
 
     p = commands.add_parser(
@@ -56,6 +60,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("local", type=Path, help="where to write it (a file or a directory)")
     p.add_argument("--overwrite", "-f", action="store_true", help="replace an existing file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_peer_argument(p)
     p.set_defaults(handler=cmd_pull)
 
 
@@ -73,7 +78,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from loopsy.cli.connect import with_client
     from loopsy.cli.output import emit_json, note, table
 
-    listing = with_client(lambda c: c.files.list(remote_path(args.path), limit=args.limit))
+    listing = with_client(
+        lambda c: c.files.list(remote_path(args.path), limit=args.limit), peer=args.peer
+    )
     if args.json:
         emit_json(listing)
         return 0
@@ -105,7 +112,8 @@ def cmd_push(args: argparse.Namespace) -> int:
         written = with_client(
             lambda c: c.files.push(
                 args.local, remote, overwrite=args.overwrite, progress=progress.update
-            )
+            ),
+            peer=args.peer,
         )
     if args.json:
         emit_json(written)
@@ -127,7 +135,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
         pulled = with_client(
             lambda c: c.files.pull(
                 remote, local, overwrite=args.overwrite, progress=progress.update
-            )
+            ),
+            peer=args.peer,
         )
     if args.json:
         emit_json(pulled)
@@ -185,7 +194,5 @@ def human_size(size: int) -> str:
 
 def _mode_text(kind: str, mode: int) -> str:
     first = {"dir": "d", "symlink": "l", "file": "-"}.get(kind, "?")
-    bits = "".join(
-        flag if mode & (1 << (8 - i)) else "-" for i, flag in enumerate("rwxrwxrwx")
-    )
+    bits = "".join(flag if mode & (1 << (8 - i)) else "-" for i, flag in enumerate("rwxrwxrwx"))
     return first + bits
