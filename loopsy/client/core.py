@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from loopsy.client.files import FilesApi
     from loopsy.client.messages import MessagesApi
     from loopsy.client.peers import PeersApi
+    from loopsy.client.phones import PhonesApi, RelayApi
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -89,6 +90,18 @@ class LoopsyClient:
         from loopsy.client.messages import MessagesApi
 
         return MessagesApi(self)
+
+    @cached_property
+    def phones(self) -> PhonesApi:
+        from loopsy.client.phones import PhonesApi
+
+        return PhonesApi(self)
+
+    @cached_property
+    def relay(self) -> RelayApi:
+        from loopsy.client.phones import RelayApi
+
+        return RelayApi(self)
 
     # -- construction -------------------------------------------------------------------
 

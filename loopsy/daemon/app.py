@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from loopsy.daemon.audit import AuditMiddleware
 from loopsy.daemon.auth import TRANSPORT_KEY, AuthMiddleware, Transport
-from loopsy.daemon.routes import audit, context, files, health, messages, pairing, peers
+from loopsy.daemon.routes import audit, context, files, health, messages, pairing, peers, phones
 from loopsy.daemon.services import Services
 from loopsy.protocol.errors import (
     ApiError,
@@ -51,6 +51,7 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     pairing,
     peers,
     messages,
+    phones,
 )
 
 

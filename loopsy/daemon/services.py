@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from loopsy.config import Config, load_config, save_config
 from loopsy.daemon.audit import AuditLog
@@ -23,6 +23,9 @@ from loopsy.daemon.ratelimit import RateLimiter
 from loopsy.daemon.store import Store
 from loopsy.home import LoopsyHome
 from loopsy.mesh.service import Mesh
+
+if TYPE_CHECKING:
+    from loopsy.daemon.relay_link.link import RelayLink
 
 
 class Background(Protocol):
@@ -85,6 +88,7 @@ class Services:
     background: list[Background] = field(default_factory=list)
     mesh: Mesh | None = None
     messages: Messages | None = None
+    relay_link: RelayLink | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -128,6 +132,7 @@ def create_services(home: LoopsyHome, config: Config | None = None) -> Services:
         clock=services.clock,
     )
     services.background.append(MessageRetrier(services.messages))
+    services.relay_link = create_relay_link(services)
     return services
 
 
@@ -151,3 +156,30 @@ def create_mesh(services: Services) -> Mesh:
 
     services.auth.add_verifier(verify_peer)
     return mesh
+
+
+def create_relay_link(services: Services) -> RelayLink:
+    """The link to the configured relay: phones are pinned in the store, and their tunnels
+    reach this daemon's own app in-process (caller ``phone:<id>``, transport ``relay``)."""
+    import secrets
+
+    from starlette.types import ASGIApp
+
+    from loopsy.daemon.relay_link.link import RelayLink
+    from loopsy.daemon.relay_link.registry import PhoneRegistry
+
+    def app_factory() -> ASGIApp:
+        from loopsy.daemon.app import Tagged, create_app
+
+        return Tagged(create_app(services), "relay")
+
+    link = RelayLink(
+        config=lambda: services.config.current,
+        registry=PhoneRegistry(services.store, clock=services.clock, randbytes=secrets.token_bytes),
+        app_factory=app_factory,
+        clock=services.clock,
+        randbytes=secrets.token_bytes,
+    )
+    services.config.on_change(link.on_config)
+    services.background.append(link)
+    return link

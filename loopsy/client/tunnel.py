@@ -1,0 +1,385 @@
+"""The phone's side of the tunnel: a :class:`~loopsy.client.connection.Connection` that
+reaches the daemon through the relay, end to end encrypted, so the same ``LoopsyClient``
+API works from the reference phone.
+
+One relay WebSocket and one channel carry every request and WebSocket of the client; they
+are opened on first use and again after a drop (relay restart, network loss, the daemon's
+link going away), each time with a fresh KK handshake. Streams that were open when the
+link dropped fail with ``ConnectionClosedError``; the caller resumes (sessions by offset).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidStatus,
+)
+from websockets.frames import Close
+from websockets.typing import Subprotocol
+
+from loopsy.client.connection import API_PREFIX, WebSocketStream
+from loopsy.client.phone import PhoneIdentity, wait_online, ws_url
+from loopsy.protocol import relay as wire
+from loopsy.protocol import tunnel
+from loopsy.protocol.channel import MAX_PLAINTEXT, Handshake, SecureChannel
+from loopsy.protocol.errors import (
+    ChannelError,
+    DaemonNotRunning,
+    Unauthorized,
+    api_error_from,
+)
+from loopsy.protocol.noise import private_key
+from loopsy.protocol.pairing import session_prologue
+from loopsy.protocol.tunnel import FlowControl, Frame, Kind
+
+CONNECT_TIMEOUT = 30.0
+CHUNK = 64 * 1024
+
+
+@dataclass(eq=False)
+class _Stream:
+    ident: int
+    inbox: deque[Frame] = field(default_factory=deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    window: asyncio.Event = field(default_factory=asyncio.Event)
+    broken: BaseException | None = None
+
+    async def next(self) -> Frame:
+        while not self.inbox:
+            if self.broken is not None:
+                raise self.broken
+            self.ready.clear()
+            await self.ready.wait()
+        return self.inbox.popleft()
+
+
+class PhoneTunnel:
+    """One live relay connection + channel; :meth:`ensure` (re)connects when needed."""
+
+    def __init__(self, identity: PhoneIdentity) -> None:
+        self.identity = identity
+        self._ws: ClientConnection | None = None
+        self._channel: SecureChannel | None = None
+        self._flow = FlowControl()
+        self._streams: dict[int, _Stream] = {}
+        self._next_id = 1
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._send_lock = asyncio.Lock()
+        self.connects = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._channel is not None
+
+    async def ensure(self) -> None:
+        async with self._lock:
+            if self._channel is None:
+                await self._connect()
+
+    async def _connect(self) -> None:
+        ident = self.identity
+        try:
+            ws = await connect(
+                ws_url(ident.relay_url, "/v1/phone/connect"),
+                subprotocols=[
+                    Subprotocol(p)
+                    for p in wire.phone_protocols(ident.device_id, ident.relay_credential)
+                ],
+                compression=None,
+                max_size=wire.MAX_MESSAGE,
+                open_timeout=CONNECT_TIMEOUT,
+                ping_interval=20,
+                ping_timeout=20,
+            )
+        except InvalidStatus as exc:
+            if exc.response.status_code in (401, 403):
+                raise Unauthorized(
+                    "the relay does not know this phone (revoked?)",
+                    hint="pair again with `loopsy mobile pair` on the computer",
+                ) from None
+            raise DaemonNotRunning(
+                f"the relay at {ident.relay_url} refused the connection "
+                f"(HTTP {exc.response.status_code})"
+            ) from None
+        except (OSError, TimeoutError) as exc:
+            raise DaemonNotRunning(
+                f"the relay at {ident.relay_url} does not answer: {exc}"
+            ) from None
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                await wait_online(ws)
+                handshake = Handshake.session(
+                    initiator=True,
+                    prologue=session_prologue(ident.device_id, ident.phone_id),
+                    static=private_key(ident.static_private),
+                    ephemeral=private_key(secrets.token_bytes(32)),
+                    remote_static=ident.daemon_public,
+                )
+                await ws.send(handshake.write(b""))
+                reply = await ws.recv()
+                if not isinstance(reply, bytes):
+                    raise ChannelError("expected the daemon's handshake answer")
+                handshake.read(reply)
+        except BaseException:
+            await ws.close()
+            raise
+        self._ws = ws
+        self._channel = handshake.channel()
+        self._flow = FlowControl()
+        self._next_id = 1
+        self.connects += 1
+        self._reader = asyncio.get_running_loop().create_task(self._read(ws, self._channel))
+
+    async def _read(self, ws: ClientConnection, channel: SecureChannel) -> None:
+        reason: BaseException = ConnectionClosedError(Close(1006, "relay connection lost"), None)
+        try:
+            async for message in ws:
+                if isinstance(message, str):
+                    control = wire.parse_control(message)
+                    if control.get("type") == "device" and control.get("online") is False:
+                        reason = ConnectionClosedError(Close(1001, "the daemon went offline"), None)
+                        break
+                    continue
+                for frame in tunnel.decode_frames(channel.open(message)):
+                    await self._dispatch(frame)
+        except ConnectionClosed as exc:
+            reason = ConnectionClosedError(exc.rcvd or Close(1006, "lost"), None)
+        except ChannelError as exc:
+            reason = ConnectionClosedError(Close(1002, str(exc)[:120]), None)
+        finally:
+            if self._channel is channel:
+                self._channel = None
+                self._ws = None
+                for stream in self._streams.values():
+                    stream.broken = reason
+                    stream.ready.set()
+                    stream.window.set()
+                self._streams.clear()
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    async def _dispatch(self, frame: Frame) -> None:
+        if frame.kind == Kind.WINDOW:
+            self._flow.granted(frame.stream, tunnel.decode_window(frame.payload))
+            targets = (
+                list(self._streams.values())
+                if frame.stream == 0
+                else [self._streams.get(frame.stream)]
+            )
+            for stream in targets:
+                if stream is not None:
+                    stream.window.set()
+            return
+        if frame.kind == Kind.PING:
+            await self.send([Frame(Kind.PONG, 0, frame.payload[:64])])
+            return
+        stream = self._streams.get(frame.stream)
+        if frame.kind in tunnel.COUNTED and (
+            not self._flow.received(frame.stream, len(frame.payload)) or stream is None
+        ):
+            await self.consumed(frame.stream, len(frame.payload))
+            return
+        if stream is not None:
+            stream.inbox.append(frame)
+            stream.ready.set()
+
+    # -- used by streams ----------------------------------------------------------------
+
+    async def open_stream(self, head: Frame) -> _Stream:
+        await self.ensure()
+        ident = self._next_id
+        self._next_id += 1
+        self._flow.open(ident)
+        stream = _Stream(ident)
+        self._streams[ident] = stream
+        await self.send([Frame(head.kind, ident, head.payload)])
+        return stream
+
+    def close_stream(self, stream: _Stream) -> None:
+        self._streams.pop(stream.ident, None)
+        self._flow.close(stream.ident)
+
+    async def send(self, frames: list[Frame]) -> None:
+        channel, ws = self._channel, self._ws
+        if channel is None or ws is None:
+            raise ConnectionClosedError(Close(1006, "not connected"), None)
+        async with self._send_lock:
+            plaintext = tunnel.encode_frames(frames)
+            for start in range(0, len(plaintext), MAX_PLAINTEXT):
+                await ws.send(channel.seal(plaintext[start : start + MAX_PLAINTEXT]))
+
+    async def send_counted(self, stream: _Stream, kind: Kind, payload: bytes) -> None:
+        while self._flow.sendable(stream.ident) < len(payload):
+            if stream.broken is not None:
+                raise stream.broken
+            stream.window.clear()
+            await stream.window.wait()
+        self._flow.sent(stream.ident, len(payload))
+        await self.send([Frame(kind, stream.ident, payload)])
+
+    async def consumed(self, ident: int, size: int) -> None:
+        grants = self._flow.consumed(ident, size)
+        if grants and self._channel is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await self.send(grants)
+
+    async def aclose(self) -> None:
+        ws = self._ws
+        if ws is not None:
+            await ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await self._reader
+
+
+class TunnelTransport(httpx.AsyncBaseTransport):
+    def __init__(self, tunnel_: PhoneTunnel) -> None:
+        self.tunnel = tunnel_
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        target = request.url.raw_path.decode("ascii")
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        headers = [(k, v) for k, v in headers if k.lower() not in ("host", "connection")]
+        head = tunnel.RequestHead(request.method, target, headers).frame(0)
+        try:
+            stream = await self.tunnel.open_stream(head)
+            body = request.content if hasattr(request, "_content") else await request.aread()
+            for start in range(0, len(body), CHUNK):
+                await self.tunnel.send_counted(stream, Kind.DATA, body[start : start + CHUNK])
+            await self.tunnel.send([Frame(Kind.END, stream.ident)])
+            frame = await stream.next()
+        except ConnectionClosed as exc:
+            raise httpx.ConnectError(f"tunnel lost: {exc}") from None
+        if frame.kind == Kind.RESET:
+            self.tunnel.close_stream(stream)
+            code, reason = tunnel.decode_close(frame.payload)
+            raise httpx.RemoteProtocolError(f"the daemon reset the request ({code} {reason})")
+        response = tunnel.ResponseHead.decode(frame.payload)
+        return httpx.Response(
+            response.status,
+            headers=response.headers,
+            stream=_Body(self.tunnel, stream),
+            request=request,
+        )
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, tunnel_: PhoneTunnel, stream: _Stream) -> None:
+        self.tunnel = tunnel_
+        self.stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                frame = await self.stream.next()
+                if frame.kind == Kind.DATA:
+                    await self.tunnel.consumed(self.stream.ident, len(frame.payload))
+                    yield frame.payload
+                elif frame.kind == Kind.END:
+                    return
+                elif frame.kind == Kind.RESET:
+                    raise httpx.RemoteProtocolError("the daemon reset the response")
+        except ConnectionClosed as exc:
+            raise httpx.ReadError(f"tunnel lost: {exc}") from None
+        finally:
+            self.tunnel.close_stream(self.stream)
+
+
+class TunnelWebSocket:
+    """A WebSocket to the daemon inside the tunnel (the same surface as ``websockets``)."""
+
+    def __init__(self, tunnel_: PhoneTunnel, stream: _Stream, subprotocol: str | None) -> None:
+        self.tunnel = tunnel_
+        self.stream = stream
+        self.subprotocol = subprotocol
+        self._closed: ConnectionClosed | None = None
+
+    async def send(self, message: bytes | str) -> None:
+        if self._closed is not None:
+            raise self._closed
+        payload = tunnel.message_frame(self.stream.ident, message).payload
+        await self.tunnel.send_counted(self.stream, Kind.WS_MESSAGE, payload)
+
+    async def recv(self) -> bytes | str:
+        if self._closed is not None:
+            raise self._closed
+        try:
+            frame = await self.stream.next()
+        except ConnectionClosed as exc:
+            self._closed = exc
+            raise
+        if frame.kind == Kind.WS_MESSAGE:
+            await self.tunnel.consumed(self.stream.ident, len(frame.payload))
+            return tunnel.decode_message(frame.payload)
+        code, reason = tunnel.decode_close(frame.payload)
+        self.tunnel.close_stream(self.stream)
+        cls = ConnectionClosedOK if code in (1000, 1001) else ConnectionClosedError
+        self._closed = cls(Close(code, reason), None)
+        raise self._closed
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        if self._closed is None:
+            self._closed = ConnectionClosedOK(None, Close(code, reason))
+            with contextlib.suppress(ConnectionClosed):
+                await self.tunnel.send(
+                    [tunnel.close_frame(Kind.WS_CLOSE, self.stream.ident, code, reason)]
+                )
+            self.tunnel.close_stream(self.stream)
+
+    def __aiter__(self) -> AsyncIterator[bytes | str]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes | str]:
+        with contextlib.suppress(ConnectionClosedOK):
+            while True:
+                yield await self.recv()
+
+
+@dataclass
+class TunnelConnection:
+    """The daemon of ``identity``, through its relay."""
+
+    identity: PhoneIdentity
+    tunnel: PhoneTunnel = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tunnel = PhoneTunnel(self.identity)
+
+    @property
+    def base_url(self) -> str:
+        return "http://loopsy.tunnel"
+
+    @property
+    def description(self) -> str:
+        return f"{self.identity.node_name or 'daemon'} via {self.identity.relay_url}"
+
+    def http_transport(self) -> httpx.AsyncBaseTransport:
+        return TunnelTransport(self.tunnel)
+
+    def auth_headers(self) -> dict[str, str]:
+        return {}
+
+    async def open_websocket(self, path: str, subprotocols: Sequence[str] = ()) -> WebSocketStream:
+        head = tunnel.OpenHead(API_PREFIX + path, [], list(subprotocols)).frame(0)
+        stream = await self.tunnel.open_stream(head)
+        frame = await stream.next()
+        if frame.kind == Kind.WS_ACCEPT:
+            return TunnelWebSocket(self.tunnel, stream, tunnel.decode_accept(frame.payload))
+        self.tunnel.close_stream(stream)
+        code, reason = tunnel.decode_close(frame.payload)
+        status = code - 4000 if 4000 <= code < 5000 else 500
+        raise api_error_from(
+            status, {"error": {"code": "", "message": reason or f"refused ({code})"}}
+        )

@@ -1,0 +1,85 @@
+"""The reference phone through a real relay process to the daemon, end to end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import anyio
+import pytest
+
+from loopsy.client import LoopsyClient
+from loopsy.client.phone import PairingFailed, pair_phone
+from loopsy.client.tunnel import TunnelConnection
+from loopsy.daemon.services import Services
+from loopsy.protocol.errors import Forbidden, Unauthorized
+from tests.relay_process import RelayProcess
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+
+@pytest.fixture
+def relay() -> Iterator[RelayProcess]:
+    process = RelayProcess("--register-rate", "100")
+    process.start()
+    yield process
+    process.cleanup()
+
+
+async def wait_connected(client: LoopsyClient, timeout: float = 20) -> None:
+    with anyio.fail_after(timeout):
+        while not (await client.relay.status()).connected:
+            await anyio.sleep(0.05)
+
+
+async def test_pair_use_and_revoke(
+    daemon: Services, client: LoopsyClient, relay: RelayProcess
+) -> None:
+    status = await client.relay.configure(relay.url)
+    assert status.url == relay.url
+    await wait_connected(client)
+    offer = await client.phones.pair(ttl=120)
+    assert offer.code not in offer.url and len(offer.code) == 6
+    assert offer.url.startswith(relay.url + "/app#pair=1.")
+
+    identity = await pair_phone(offer.url, offer.code, name="test phone")
+    state = await client.phones.pair_state(offer.pair_id)
+    assert state.state == "paired" and state.phone_id == identity.phone_id
+    assert state.phone_name == "test phone"
+
+    async with LoopsyClient(TunnelConnection(identity)) as phone:
+        remote = await phone.status()
+        assert remote.node_id == daemon.config.current.node.id
+        phones = await client.phones.list()
+        assert [(p.phone_id, p.name, p.connected) for p in phones] == [
+            (identity.phone_id, "test phone", True)
+        ]
+        with pytest.raises(Forbidden):  # pairing more phones is for the machine itself
+            await phone.phones.pair()
+
+        await client.phones.revoke(identity.phone_id)
+        assert await client.phones.list() == []
+        tunnel = phone.connection.tunnel  # type: ignore[attr-defined]
+        with anyio.fail_after(10):  # the open connection is dropped at once
+            while tunnel.connected:
+                await anyio.sleep(0.02)
+        with pytest.raises(Unauthorized):
+            await phone.status()
+
+    with pytest.raises(PairingFailed):  # the token was single-use
+        await pair_phone(offer.url, offer.code, name="again")
+
+
+async def test_wrong_codes_burn_the_token(client: LoopsyClient, relay: RelayProcess) -> None:
+    await client.relay.configure(relay.url)
+    await wait_connected(client)
+    offer = await client.phones.pair()
+    wrong = f"{(int(offer.code) + 1) % 1000000:06d}"
+    for left in (4, 3, 2, 1):
+        with pytest.raises(PairingFailed, match=f"wrong code \\({left} left\\)"):
+            await pair_phone(offer.url, wrong)
+    with pytest.raises(PairingFailed, match="burned"):
+        await pair_phone(offer.url, wrong)
+    with pytest.raises(PairingFailed):  # even the right code is too late now
+        await pair_phone(offer.url, offer.code)
+    assert (await client.phones.pair_state(offer.pair_id)).state == "burned"
+    assert await client.phones.list() == []
