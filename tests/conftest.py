@@ -36,6 +36,9 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopsyHome]:
     save_config(loopsy_home, default_config(loopsy_home))
     monkeypatch.setenv("LOOPSY_HOME", str(loopsy_home.root))
     yield loopsy_home
+    from tests.helpers.sessions import kill_holders
+
+    kill_holders(loopsy_home)  # session holders outlive daemons by design
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -24,12 +24,16 @@ from loopsy.protocol.errors import DaemonNotRunning, ProtocolError, api_error_fr
 from loopsy.protocol.status import Health, Status
 
 if TYPE_CHECKING:
+    from loopsy.client.agents import AgentsApi
+    from loopsy.client.approvals import ApprovalsApi
     from loopsy.client.audit import AuditApi
     from loopsy.client.context import ContextApi
+    from loopsy.client.events import EventsApi
     from loopsy.client.files import FilesApi
     from loopsy.client.messages import MessagesApi
     from loopsy.client.peers import PeersApi
     from loopsy.client.phones import PhonesApi, RelayApi
+    from loopsy.client.sessions import SessionsApi
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -102,6 +106,30 @@ class LoopsyClient:
         from loopsy.client.phones import RelayApi
 
         return RelayApi(self)
+
+    @cached_property
+    def sessions(self) -> SessionsApi:
+        from loopsy.client.sessions import SessionsApi
+
+        return SessionsApi(self)
+
+    @cached_property
+    def agents(self) -> AgentsApi:
+        from loopsy.client.agents import AgentsApi
+
+        return AgentsApi(self)
+
+    @cached_property
+    def approvals(self) -> ApprovalsApi:
+        from loopsy.client.approvals import ApprovalsApi
+
+        return ApprovalsApi(self)
+
+    @cached_property
+    def events(self) -> EventsApi:
+        from loopsy.client.events import EventsApi
+
+        return EventsApi(self)
 
     # -- construction -------------------------------------------------------------------
 

@@ -22,7 +22,20 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from loopsy.daemon.audit import AuditMiddleware
 from loopsy.daemon.auth import TRANSPORT_KEY, AuthMiddleware, Transport
-from loopsy.daemon.routes import audit, context, files, health, messages, pairing, peers, phones
+from loopsy.daemon.routes import (
+    agents,
+    approvals,
+    audit,
+    context,
+    events,
+    files,
+    health,
+    messages,
+    pairing,
+    peers,
+    phones,
+    sessions,
+)
 from loopsy.daemon.services import Services
 from loopsy.protocol.errors import (
     ApiError,
@@ -52,6 +65,10 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     peers,
     messages,
     phones,
+    sessions,
+    agents,
+    approvals,
+    events,
 )
 
 

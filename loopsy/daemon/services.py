@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from loopsy.config import Config, load_config, save_config
+from loopsy.daemon.agents import AgentRegistry
+from loopsy.daemon.approvals import Approvals
 from loopsy.daemon.audit import AuditLog
 from loopsy.daemon.auth import Authenticator
 from loopsy.daemon.context import ContextPurger, ContextStore
+from loopsy.daemon.events import EventBus
 from loopsy.daemon.files import FileService
 from loopsy.daemon.messages import MessageRetrier, Messages
 from loopsy.daemon.ratelimit import RateLimiter
+from loopsy.daemon.sessions.manager import SessionManager
 from loopsy.daemon.store import Store
 from loopsy.home import LoopsyHome
 from loopsy.mesh.service import Mesh
@@ -88,6 +92,10 @@ class Services:
     background: list[Background] = field(default_factory=list)
     mesh: Mesh | None = None
     messages: Messages | None = None
+    events: EventBus = field(default_factory=EventBus)
+    agents: AgentRegistry | None = None
+    approvals: Approvals | None = None
+    sessions: SessionManager | None = None
     relay_link: RelayLink | None = None
 
     def close(self) -> None:
@@ -132,6 +140,9 @@ def create_services(home: LoopsyHome, config: Config | None = None) -> Services:
         clock=services.clock,
     )
     services.background.append(MessageRetrier(services.messages))
+    from loopsy.daemon.sessions.wiring import install as install_sessions
+
+    install_sessions(services)  # agents, approvals, sessions + their background work
     services.relay_link = create_relay_link(services)
     return services
 

@@ -35,7 +35,7 @@ def plan_attach(offset: int, fresh: bool, start: int, end: int) -> Replay | Send
         return SendSnapshot()
     if offset > end:
         raise ProtocolError(
-            f"ATTACH at offset {offset}, but the session's output ends at {end}; "
+            f"ATTACH at offset {offset} is beyond the end of the output ({end}); "
             "attach with the last offset you received, or fresh"
         )
     if offset < start:

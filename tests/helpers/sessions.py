@@ -1,0 +1,64 @@
+"""Test helpers for sessions: end every holder a test left behind, wait for conditions."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from loopsy.home import LoopsyHome
+
+T = TypeVar("T")
+
+
+def kill_holders(home: LoopsyHome) -> None:
+    """SIGKILL every session holder (and its program's group) recorded under ``home``:
+    holders outlive the daemon by design, so tests must end them."""
+    for meta_path in Path(home.sessions_dir).glob("*/meta.json"):
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            continue
+        child = meta.get("child_pid")
+        holder = meta.get("holder_pid")
+        if isinstance(child, int) and child > 1:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child, signal.SIGKILL)
+        if isinstance(holder, int) and holder > 1 and _is_holder(holder):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(holder, signal.SIGKILL)
+
+
+def _is_holder(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"loopsy" in f.read()
+    except OSError:
+        return False
+
+
+def pid_gone(pid: int) -> bool:
+    """True once ``pid`` is no process (or only a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in (b"Z", b"X")
+
+
+def wait_for(check: Callable[[], T | None], timeout: float = 20.0, what: str = "condition") -> T:
+    """Poll ``check`` (a cheap local check, e.g. /proc) until it returns a truthy value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
