@@ -25,12 +25,11 @@ from loopsy.terminal.style import DEFAULT, Style
 class Row:
     """One mutable screen row."""
 
-    __slots__ = ("chars", "styles", "wrapped")
+    __slots__ = ("chars", "styles")
 
-    def __init__(self, chars: list[str], styles: list[Style], wrapped: bool = False) -> None:
+    def __init__(self, chars: list[str], styles: list[Style]) -> None:
         self.chars = chars
         self.styles = styles
-        self.wrapped = wrapped
 
     @classmethod
     def blank(cls, cols: int, style: Style = DEFAULT) -> Row:

@@ -167,6 +167,6 @@ def _resized(row: Row, cols: int) -> Row:
         chars = row.chars[:cols]
         styles = row.styles[:cols]
         _drop_cut_wide(chars)
-        return Row(chars, styles, row.wrapped)
+        return Row(chars, styles)
     extra = cols - old
-    return Row(row.chars + [" "] * extra, row.styles + [DEFAULT] * extra, row.wrapped)
+    return Row(row.chars + [" "] * extra, row.styles + [DEFAULT] * extra)

@@ -10,10 +10,10 @@ length) keeps the latest lines. Nothing is skipped that could still be seen.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from loopsy.terminal.controls import carriage_return, linefeed_control
-from loopsy.terminal.lines import ScreenLine, store
+from loopsy.terminal.lines import Row, Stored, store
 from loopsy.terminal.style import DEFAULT
 
 if TYPE_CHECKING:
@@ -21,14 +21,20 @@ if TYPE_CHECKING:
 
 def feed_plain(screen: Screen, text: str) -> None:
     """Apply ``text`` (printable characters, CR and LF only)."""
-    last_newline = text.rfind("\n")
-    if last_newline > 0 and _can_append(screen):
-        block = text[:last_newline + 1]
-        rows = _block_rows(block, screen.cols)
+    first = text.find("\n")
+    last = text.rfind("\n")
+    if first == last:
+        _slow(screen, text)
+        return
+    # The first line finishes wherever the cursor was; the block starts on a fresh row.
+    _slow(screen, text[:first + 1])
+    if _can_append(screen):
+        rows = _block_rows(text[first + 1:last + 1], screen.cols, screen.autowrap)
         if rows is not None:
             _append(screen, rows)
-            text = text[last_newline + 1:]
-    _slow(screen, text)
+            _slow(screen, text[last + 1:])
+            return
+    _slow(screen, text[first + 1:])
 
 
 def _can_append(screen: Screen) -> bool:
@@ -43,21 +49,32 @@ def _can_append(screen: Screen) -> bool:
         and screen.pen == DEFAULT
         and not screen.insert
         and not screen.newline
-        and screen.g0 == "B"
-        and screen.shift == 0
+        and screen._table is None
     )
 
 
-def _block_rows(block: str, cols: int) -> list[str] | None:
-    """The rows of ``block`` if it is a sequence of ``text\\r\\n`` lines that each fit."""
-    if not block.isascii():
+def _block_rows(block: str, cols: int, autowrap: bool) -> list[str] | None:
+    """The rows that ``block`` fills if it is a sequence of ``text\r\n`` lines."""
+    if not block.isascii() or not block.endswith("\r\n"):
         return None
-    pairs = block.count("\r\n")
-    if pairs != block.count("\n") or pairs != block.count("\r"):
+    newlines = block.count("\n")
+    if block.count("\r") != newlines:
         return None
-    rows = block[:-2].split("\r\n")
-    if max(map(len, rows)) > cols:
+    lines = block[:-2].split("\r\n")
+    if len(lines) != newlines:
+        return None  # some CR or LF stands alone
+    if max(map(len, lines)) <= cols:
+        return lines
+    if not autowrap:
         return None
+    # A longer line wraps: full rows of ``cols``, then the rest (a pending wrap at the
+    # very end of a line is cancelled by its CR, so no empty row follows an exact fit).
+    rows: list[str] = []
+    for line in lines:
+        if len(line) <= cols:
+            rows.append(line)
+        else:
+            rows.extend(line[i:i + cols] for i in range(0, len(line), cols))
     return rows
 
 
@@ -66,17 +83,25 @@ def _append(screen: Screen, rows: list[str]) -> None:
     page = screen.page
     lines = page.lines
     height = len(lines)
-    tape: list[ScreenLine] = lines[:-1]
-    tape.extend(rows)
-    tape.append("")
-    cut = len(tape) - height
+    old = lines[:-1]
+    count = len(rows)
     if page is screen.main:
         history = screen.history
-        keep = history.maxlen if history.maxlen is not None else cut
-        pushed = tape[max(0, cut - keep):cut]
-        # Only the old screen rows can be mutable rows; the new ones are already compact.
-        history.extend(line if line.__class__ is str else store(line) for line in pushed)
-    lines[:] = tape[cut:]
+        keep = history.maxlen if history.maxlen is not None else count
+        # Pushed out, oldest first: the old rows above the cursor, then the new rows but
+        # the last height - 1 (+ the fresh blank row the cursor ends on).
+        old_pushed = old[:count]
+        new_pushed = max(0, count - (height - 1))
+        if new_pushed < keep:
+            old_kept = old_pushed[max(0, len(old_pushed) - (keep - new_pushed)):]
+            if Row in set(map(type, old_kept)):
+                history.extend(line if line.__class__ is str else store(line) for line in old_kept)
+            else:
+                history.extend(cast(list[Stored], old_kept))
+        history.extend(rows[max(0, new_pushed - keep):new_pushed])
+    tape = old + rows
+    tape.append("")
+    lines[:] = tape[len(tape) - height:]
     screen.last_char = rows[-1][-1:] or screen.last_char
     screen.mark_all_dirty()
 

@@ -29,6 +29,7 @@ MAX_ROWS = 1000
 # Input is decoded and parsed in slices of this size so one huge feed() never holds a
 # second copy of itself as text (and the plain-text fast path splits bounded pieces).
 _SLICE = 1 << 16
+_PLAIN_BYTES = bytes(range(0x20, 0x7F)) + b"\r\n"
 
 
 class Screen:
@@ -105,11 +106,19 @@ class Screen:
     def feed(self, data: bytes) -> None:
         """Process program output (any bytes; split anywhere, even inside a character)."""
         decode = self._decoder.decode
-        parse = self._parser.feed
+        parser = self._parser
         for start in range(0, len(data), _SLICE):
-            text = decode(data[start:start + _SLICE])
+            piece = data[start:start + _SLICE]
+            # Output of `cat` and friends: nothing but printable ASCII, CR and LF (checked
+            # at C speed) goes straight to the plain-text path, past the tokenizer.
+            if not piece.translate(None, _PLAIN_BYTES) and parser.idle and not (
+                self._decoder.getstate()[0]
+            ):
+                feed_plain(self, piece.decode("ascii"))
+                continue
+            text = decode(piece)
             if text:
-                parse(text)
+                parser.feed(text)
         self.version += 1
 
     @property
@@ -235,15 +244,10 @@ class Screen:
         while pos < n:
             if self.wrap_pending:
                 self.wrap_pending = False
-                page.row(self.y).wrapped = True
                 self.linefeed()
                 self.x = 0
             x = self.x
             y = self.y
-            row = lines[y]
-            if row.__class__ is str:
-                row = page.row(y)
-            assert isinstance(row, Row)
             room = cols - x
             if n - pos > room and not self.autowrap:
                 chunk = text[pos:pos + room - 1] + text[n - 1]
@@ -252,16 +256,26 @@ class Screen:
                 chunk = text[pos:pos + room]
                 pos += len(chunk)
             count = len(chunk)
-            if self.insert:
-                page.insert_chars(y, x, count, DEFAULT)
-            chars = row.chars
             end = x + count
-            if chars[x] == "" and x > 0:
-                chars[x - 1] = " "
-            if end < cols and chars[end] == "":
-                chars[end] = " "
-            chars[x:end] = chunk
-            row.styles[x:end] = [pen] * count
+            line = lines[y]
+            if line.__class__ is str and pen is DEFAULT and not self.insert:
+                # Default-style text on a plain row stays a plain row (one str splice).
+                plain = str(line)
+                if x >= len(plain):
+                    lines[y] = plain + " " * (x - len(plain)) + chunk
+                else:
+                    lines[y] = plain[:x] + chunk + plain[end:]
+            else:
+                row = page.row(y)
+                if self.insert:
+                    page.insert_chars(y, x, count, DEFAULT)
+                chars = row.chars
+                if chars[x] == "" and x > 0:
+                    chars[x - 1] = " "
+                if end < cols and chars[end] == "":
+                    chars[end] = " "
+                chars[x:end] = chunk
+                row.styles[x:end] = [pen] * count
             self._dirty.add(y)
             if end >= cols:
                 self.x = cols - 1
@@ -272,17 +286,11 @@ class Screen:
 
     # -- parser callbacks (the meanings live in loopsy.terminal.controls) -----------------
 
-    def control(self, char: str) -> None:
-        controls.control(self, char)
-
-    def esc(self, intermediates: str, final: str) -> None:
-        controls.esc(self, intermediates, final)
-
-    def csi(self, params: str, intermediates: str, final: str) -> None:
-        controls.csi(self, params, intermediates, final)
-
-    def osc(self, body: str) -> None:
-        controls.osc(self, body)
+    # Plain functions of the screen bound as methods: one call per sequence, not two.
+    control = controls.control
+    esc = controls.esc
+    csi = controls.csi
+    osc = controls.osc
 
     def plain(self, text: str) -> None:
         """Printable text with CR and LF only (the parser hands over long runs)."""

@@ -6,6 +6,7 @@ rows can hold references to a handful of shared objects instead of one object pe
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple, TypeAlias
 
 #: ``None`` is the terminal's default colour; an ``int`` is a palette index (0-7 the ANSI
@@ -66,9 +67,9 @@ def apply_sgr(pen: Style, params: str) -> Style:
 
 
 def _number(text: str) -> int:
-    if not text or not text.isdigit():
-        return 0
-    return min(int(text[:6]), 65535)
+    if text.isdigit():
+        return int(text) if len(text) < 6 else 65535
+    return 0
 
 
 def _extended_color(args: list[str]) -> tuple[Color | bool, int]:
@@ -108,7 +109,16 @@ _FLAGS_OFF = {22: ("bold", "dim"), 23: ("italic",), 24: ("underline",), 25: ("bl
               27: ("reverse",), 28: ("hidden",), 29: ("strike",)}
 
 
+_TRUECOLOR = re.compile(r"([34])8;2;(\d{1,3});(\d{1,3});(\d{1,3})")
+
+
 def _apply(pen: Style, params: str) -> Style:
+    simple = _TRUECOLOR.fullmatch(params)
+    if simple is not None:
+        r, g, b = int(simple[2]), int(simple[3]), int(simple[4])
+        if r < 256 and g < 256 and b < 256:
+            rgb = (r, g, b)
+            return pen._replace(fg=rgb) if simple[1] == "3" else pen._replace(bg=rgb)
     words = params.split(";") if params else [""]
     changes: dict[str, Any] = {}
     i = 0

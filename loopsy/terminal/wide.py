@@ -75,12 +75,10 @@ def _print_wide_char(screen: Screen, ch: str) -> None:
     page = screen.page
     if screen.wrap_pending:
         screen.wrap_pending = False
-        page.row(screen.y).wrapped = True
         screen.linefeed()
         screen.x = 0
     if screen.x >= cols - 1:
         if screen.autowrap:
-            page.row(screen.y).wrapped = True
             screen.linefeed()
             screen.x = 0
         else:

@@ -58,14 +58,17 @@ def agent_repaint(width: int, height: int, seed: int) -> bytes:
     """A Claude-Code-like full repaint: truecolor, box drawing, wide characters, a status
     bar with a background, the cursor parked in an input box."""
     rnd = random.Random(seed)
+    # A theme's worth of colours, as agents use, plus one arbitrary colour per row.
+    palette = [(rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)) for _ in range(24)]
     out = ["\x1b[?2026h\x1b[?25l\x1b[H"]
     words = ["Read", "file", "⏺", "Update(", "loopsy/terminal.py", ")", "中文", "😀", "✓",
              "def", "return", "│", "  ", "…"]
     for y in range(height - 3):
         out.append(f"\x1b[{y + 1};1H\x1b[2K")
         x = 0
+        palette[y % 24] = (rnd.randrange(256), rnd.randrange(256), rnd.randrange(256))
         while x < width - 12:
-            r, g, b = rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)
+            r, g, b = rnd.choice(palette)
             word = rnd.choice(words) + " "
             out.append(f"\x1b[38;2;{r};{g};{b}m{word}")
             x += len(word) + sum(1 for ch in word if ord(ch) > 0x2e80)
