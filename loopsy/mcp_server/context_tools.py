@@ -8,7 +8,7 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel
 
-from loopsy.mcp_server.deps import deps, failures
+from loopsy.mcp_server.deps import deps, failures, tool
 from loopsy.protocol.context import ContextEntry, ContextPage
 from loopsy.protocol.errors import LoopsyError
 
@@ -27,7 +27,7 @@ class BroadcastResult(BaseModel):
 
 
 def register(server: MCPServer[Any]) -> None:
-    @server.tool()
+    @tool(server)
     async def loopsy_context_set(
         key: str,
         value: str,
@@ -48,7 +48,7 @@ def register(server: MCPServer[Any]) -> None:
                 key, value, ttl=ttl, if_absent=if_absent, if_version=if_version
             )
 
-    @server.tool()
+    @tool(server)
     async def loopsy_context_get(
         key: str, ctx: Context[Any, Any], peer: str | None = None
     ) -> ContextEntry:
@@ -56,7 +56,7 @@ def register(server: MCPServer[Any]) -> None:
         with failures():
             return await (await deps(ctx).target(peer)).context.get(key)
 
-    @server.tool()
+    @tool(server)
     async def loopsy_context_list(
         ctx: Context[Any, Any],
         prefix: str = "",
@@ -70,7 +70,7 @@ def register(server: MCPServer[Any]) -> None:
             client = await deps(ctx).target(peer)
             return await client.context.list(prefix, after=after, limit=limit)
 
-    @server.tool()
+    @tool(server)
     async def loopsy_context_delete(
         key: str,
         ctx: Context[Any, Any],
@@ -83,7 +83,7 @@ def register(server: MCPServer[Any]) -> None:
             await client.context.delete(key, if_version=if_version)
             return Deleted(key=key, deleted=True)
 
-    @server.tool()
+    @tool(server)
     async def loopsy_broadcast_context(
         key: str, value: str, ctx: Context[Any, Any], ttl: float | None = None
     ) -> list[BroadcastResult]:

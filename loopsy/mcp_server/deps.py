@@ -4,16 +4,19 @@ a client per peer used, plus the translation of Loopsy errors into tool errors."
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from loopsy.client import LoopsyClient
 from loopsy.home import LoopsyHome
 from loopsy.protocol.errors import LoopsyError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -44,6 +47,15 @@ class Deps:
             await client.aclose()
         self._peers.clear()
         await self.local.aclose()
+
+
+def tool(server: MCPServer[Any]) -> Callable[[F], F]:
+    """Register a tool; its docstring, dedented, is the description the model reads."""
+
+    def register(fn: F) -> F:
+        return server.tool(description=inspect.cleandoc(fn.__doc__ or ""))(fn)
+
+    return register
 
 
 def deps(ctx: Context[Any, Any]) -> Deps:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel
 
-from loopsy.mcp_server.deps import deps, failures
+from loopsy.mcp_server.deps import deps, failures, tool
 from loopsy.protocol.files import FileListing
 
 
@@ -26,7 +26,7 @@ class Transferred(BaseModel):
 
 
 def register(server: MCPServer[Any]) -> None:
-    @server.tool()
+    @tool(server)
     async def loopsy_transfer_file(
         direction: Literal["push", "pull"],
         peer: str,
@@ -58,7 +58,7 @@ def register(server: MCPServer[Any]) -> None:
             sha256=written.sha256,
         )
 
-    @server.tool()
+    @tool(server)
     async def loopsy_list_remote_files(
         path: str, ctx: Context[Any, Any], peer: str | None = None, limit: int = 500
     ) -> FileListing:

@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
-from loopsy.mcp_server.deps import deps, failures
+from loopsy.mcp_server.deps import deps, failures, tool
 from loopsy.protocol.messages import DEFAULT_TTL, AckRecord, AckResult, InboxEntry, OutboxEntry
 
 
@@ -18,7 +18,7 @@ class AckStatus(BaseModel):
 
 
 def register(server: MCPServer[Any]) -> None:
-    @server.tool()
+    @tool(server)
     async def loopsy_send_message(
         peer: str,
         body: Any,
@@ -39,7 +39,7 @@ def register(server: MCPServer[Any]) -> None:
                 peer, body, type=type, ttl=ttl, id=id, reply_to=reply_to
             )
 
-    @server.tool()
+    @tool(server)
     async def loopsy_check_inbox(
         ctx: Context[Any, Any], include_acked: bool = False, limit: int = 100
     ) -> list[InboxEntry]:
@@ -49,14 +49,14 @@ def register(server: MCPServer[Any]) -> None:
         with failures():
             return await deps(ctx).local.messages.inbox(include_acked=include_acked, limit=limit)
 
-    @server.tool()
+    @tool(server)
     async def loopsy_ack_message(message_id: str, ctx: Context[Any, Any]) -> AckResult:
         """Acknowledge a message in this machine's inbox: marks it processed and tells the
         sender (its ack:<this machine> key and the message's outbox state)."""
         with failures():
             return await deps(ctx).local.messages.ack(message_id)
 
-    @server.tool()
+    @tool(server)
     async def loopsy_check_ack(
         ctx: Context[Any, Any], message_id: str | None = None, peer: str | None = None
     ) -> AckStatus:

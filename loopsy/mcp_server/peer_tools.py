@@ -6,12 +6,12 @@ from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 
-from loopsy.mcp_server.deps import deps, failures
+from loopsy.mcp_server.deps import deps, failures, tool
 from loopsy.protocol.peers import PeerInfo
 
 
 def register(server: MCPServer[Any]) -> None:
-    @server.tool()
+    @tool(server)
     async def loopsy_list_peers(ctx: Context[Any, Any], refresh: bool = True) -> list[PeerInfo]:
         """List the machines this one knows on the LAN mesh: paired peers first, each with
         status (online/offline), latency in ms and, when offline, why. Paired peers can be
@@ -20,7 +20,7 @@ def register(server: MCPServer[Any]) -> None:
         with failures():
             return await deps(ctx).local.peers.list(refresh=refresh)
 
-    @server.tool()
+    @tool(server)
     async def loopsy_peer_status(peer: str, ctx: Context[Any, Any]) -> PeerInfo:
         """Health-check one peer (name or id) now: online or offline, latency, version,
         capabilities, and the reason when it cannot be reached."""
