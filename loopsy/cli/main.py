@@ -16,6 +16,9 @@ from loopsy import __version__
 
 COMMAND_MODULES = (
     "loopsy.cli.lifecycle",
+    "loopsy.cli.sessions",
+    "loopsy.cli.agents",
+    "loopsy.cli.approvals",
     "loopsy.cli.context",
     "loopsy.cli.files",
     "loopsy.cli.logs",
