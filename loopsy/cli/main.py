@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "loopsy.cli.sessions",
     "loopsy.cli.agents",
     "loopsy.cli.approvals",
+    "loopsy.cli.up",
     "loopsy.cli.context",
     "loopsy.cli.files",
     "loopsy.cli.logs",
@@ -26,6 +27,7 @@ COMMAND_MODULES = (
     "loopsy.cli.peers",
     "loopsy.cli.mcp",
     "loopsy.cli.relay",
+    "loopsy.cli.phones",
 )
 
 

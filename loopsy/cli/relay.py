@@ -106,8 +106,12 @@ def cmd_configure(args: argparse.Namespace) -> int:
     from loopsy.cli.output import emit_json, say
     from loopsy.config import load_config, save_config
     from loopsy.home import LoopsyHome
-    from loopsy.protocol.errors import DaemonNotRunning
+    from loopsy.protocol.errors import ConfigError, DaemonNotRunning
 
+    if not args.url.startswith(("https://", "http://")) or len(args.url) > 2048:
+        raise ConfigError(
+            f"relay.url must start with https:// (or http:// for a local relay), not {args.url!r}"
+        )
     secret = os.environ.get(REGISTRATION_ENV)
     try:
         status = with_client(lambda c: c.relay.configure(args.url, registration_secret=secret))

@@ -45,7 +45,7 @@ class PhoneList(ResponseModel):
 
 
 class RelayConfigure(RequestModel):
-    url: str = Field(min_length=8, max_length=2048)
+    url: str = Field(max_length=2048)
     registration_secret: str | None = Field(None, max_length=512)
 
 

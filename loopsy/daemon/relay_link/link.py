@@ -28,7 +28,7 @@ from loopsy.config import Config
 from loopsy.daemon.relay_link.phone import PairingHooks, PhoneConnection, Refused
 from loopsy.daemon.relay_link.registry import PhoneRegistry
 from loopsy.protocol import relay as wire
-from loopsy.protocol.errors import ConfigError, LoopsyError, NotFound, ProtocolError, Unavailable
+from loopsy.protocol.errors import LoopsyError, NotFound, ProtocolError, Unavailable
 from loopsy.protocol.pairing import (
     Credential,
     PairLink,
@@ -106,7 +106,10 @@ class RelayLink:
     ) -> httpx.Response:
         url = self.config().relay.url
         if url is None:
-            raise ConfigError("no relay configured", hint="`loopsy relay configure <url>`")
+            raise Unavailable(
+                "no relay configured",
+                hint="`loopsy relay configure <url>`, or `loopsy up` for a local relay",
+            )
         headers = {"Authorization": f"Bearer {device}"} if device else {}
         secret = self.config().relay.registration_secret
         if device is None and secret:
@@ -130,7 +133,10 @@ class RelayLink:
         """This daemon's credential on the configured relay, registering on first use."""
         url = self.config().relay.url
         if url is None:
-            raise ConfigError("no relay configured", hint="`loopsy relay configure <url>`")
+            raise Unavailable(
+                "no relay configured",
+                hint="`loopsy relay configure <url>`, or `loopsy up` for a local relay",
+            )
         existing = self.registry.device_for(url)
         if existing is not None:
             return existing
