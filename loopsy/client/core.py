@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from loopsy.client.audit import AuditApi
     from loopsy.client.context import ContextApi
     from loopsy.client.events import EventsApi
+    from loopsy.client.execute import ExecuteApi
     from loopsy.client.files import FilesApi
     from loopsy.client.messages import MessagesApi
     from loopsy.client.peers import PeersApi
@@ -70,6 +71,12 @@ class LoopsyClient:
         from loopsy.client.context import ContextApi
 
         return ContextApi(self)
+
+    @cached_property
+    def execute(self) -> ExecuteApi:
+        from loopsy.client.execute import ExecuteApi
+
+        return ExecuteApi(self)
 
     @cached_property
     def files(self) -> FilesApi:

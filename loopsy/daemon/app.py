@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from loopsy.daemon.audit import AuditMiddleware
 from loopsy.daemon.auth import TRANSPORT_KEY, AuthMiddleware, Transport
@@ -28,6 +28,7 @@ from loopsy.daemon.routes import (
     audit,
     context,
     events,
+    execute,
     files,
     health,
     messages,
@@ -69,6 +70,7 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     agents,
     approvals,
     events,
+    execute,
 )
 
 
@@ -112,6 +114,15 @@ async def _unexpected(request: Request | WebSocket, exc: Exception) -> Response 
 
 
 async def _close_websocket(websocket: WebSocket, exc: ApiError) -> None:
+    if websocket.client_state == WebSocketState.CONNECTING and (
+        "websocket.http.response" in websocket.scope.get("extensions", {})
+    ):
+        # Refused before accept: answer the handshake with the HTTP error itself (status,
+        # JSON body, Retry-After) where the server can, so a client sees 429, not a bare 403.
+        websocket.scope["loopsy.refused"] = exc.status
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.send_denial_response(error_response(exc))
+        return
     # 4000 + HTTP status: a close code a client can map back to the error class.
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.close(code=4000 + exc.status, reason=exc.message[:120])

@@ -20,6 +20,7 @@ from loopsy.daemon.audit import AuditLog
 from loopsy.daemon.auth import Authenticator
 from loopsy.daemon.context import ContextPurger, ContextStore
 from loopsy.daemon.events import EventBus
+from loopsy.daemon.execute.executor import Executor
 from loopsy.daemon.files import FileService
 from loopsy.daemon.messages import MessageRetrier, Messages
 from loopsy.daemon.ratelimit import RateLimiter
@@ -85,6 +86,7 @@ class Services:
     limiter: RateLimiter
     context: ContextStore
     files: FileService
+    execute: Executor
     clock: Callable[[], float] = time.time
     started_at: float = field(default_factory=time.time)
     pid: int = field(default_factory=os.getpid)
@@ -121,15 +123,17 @@ def create_services(home: LoopsyHome, config: Config | None = None) -> Services:
         return value if isinstance(value, int) else None
 
     store = Store(home.database)
+    audit = AuditLog(home.audit_log)
     services = Services(
         home=home,
         config=config_store,
         store=store,
-        audit=AuditLog(home.audit_log),
+        audit=audit,
         auth=auth,
         limiter=RateLimiter(limit_for),
         context=ContextStore(store, clock=time.time),
         files=FileService(home, lambda: config_store.current.transfer),
+        execute=Executor(config_store, audit),
     )
     services.background.append(ContextPurger(services.context))
     services.mesh = create_mesh(services)
