@@ -8,7 +8,14 @@ from mcp.server.mcpserver import MCPServer
 
 from loopsy import __version__
 from loopsy.home import LoopsyHome
-from loopsy.mcp_server import context_tools, file_tools, message_tools, peer_tools
+from loopsy.mcp_server import (
+    context_tools,
+    exec_tools,
+    file_tools,
+    message_tools,
+    peer_tools,
+    session_tools,
+)
 from loopsy.mcp_server.deps import lifespan_for
 
 INSTRUCTIONS = """\
@@ -18,7 +25,14 @@ machine and on paired machines of the LAN mesh. Name a machine with the `peer` a
 agents follow AGENTS.md: send with loopsy_send_message, poll loopsy_check_inbox, and
 acknowledge with loopsy_ack_message."""
 
-TOOL_MODULES = (peer_tools, context_tools, message_tools, file_tools)
+TOOL_MODULES = (
+    peer_tools,
+    exec_tools,
+    session_tools,
+    context_tools,
+    message_tools,
+    file_tools,
+)
 
 
 def create_server(home: LoopsyHome | None = None) -> MCPServer[Any]:

@@ -17,6 +17,7 @@ from loopsy.config import default_config, save_config
 from loopsy.daemon.server import ServeOptions, serve
 from loopsy.daemon.services import Services, create_services
 from loopsy.home import LoopsyHome
+from tests.helpers.sessions import kill_holders
 
 
 @dataclass
@@ -79,6 +80,7 @@ async def start_node(anyio_backend: str) -> AsyncIterator[StartNode]:
             tg.cancel_scope.cancel()
     for node in nodes:
         node.services.close()
+        kill_holders(node.services.home)  # session holders outlive daemons by design
     shutil.rmtree(root, ignore_errors=True)
 
 
