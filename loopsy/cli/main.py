@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "loopsy.cli.agents",
     "loopsy.cli.approvals",
     "loopsy.cli.up",
+    "loopsy.cli.execute",
     "loopsy.cli.context",
     "loopsy.cli.files",
     "loopsy.cli.logs",

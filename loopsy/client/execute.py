@@ -23,6 +23,7 @@ from loopsy.protocol.execute import (
     ExecResult,
     JobInfo,
     JobList,
+    StreamError,
     StreamExit,
     StreamStarted,
     decode_output,
@@ -115,6 +116,7 @@ class ExecuteApi:
         except InvalidStatus as refused:
             raise _handshake_error(refused) from None
         finished: StreamExit | None = None
+        failed: StreamError | None = None
         try:
             await ws.send(json.dumps(command.body()))
             while True:
@@ -123,6 +125,8 @@ class ExecuteApi:
                 except ConnectionClosed as closed:
                     rcvd = closed.rcvd
                     error = api_error_from_close(rcvd.code, rcvd.reason) if rcvd else None
+                    if error is not None and failed is not None:
+                        error = api_error_from(failed.status, {"error": failed.error})
                     if error is not None:
                         raise error from None
                     if finished is None:
@@ -137,6 +141,8 @@ class ExecuteApi:
                     await _call(on_started, StreamStarted.model_validate_json(frame))
                 elif kind == "exit":
                     finished = StreamExit.model_validate_json(frame)
+                elif kind == "error":
+                    failed = StreamError.model_validate_json(frame)
         finally:
             with contextlib.suppress(Exception):
                 await ws.close()

@@ -5,14 +5,15 @@ Stream frames (docs/PROTOCOL.md, "Execute stream"):
 
 - client → daemon, text: the :class:`ExecRequest` (first frame), later optionally
   ``{"type": "cancel"}``;
-- daemon → client, text: :class:`StreamStarted`, finally :class:`StreamExit`;
+- daemon → client, text: :class:`StreamStarted`, finally :class:`StreamExit`; or, if the
+  request fails, :class:`StreamError` (the HTTP error body) before the 4xxx close;
 - daemon → client, binary: one byte naming the stream (1 stdout, 2 stderr), then the bytes
   exactly as the command wrote them.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -153,6 +154,15 @@ class StreamStarted(ResponseModel):
 
 class StreamExit(ExecStatus):
     type: Literal["exit"] = "exit"
+
+
+class StreamError(ResponseModel):
+    """Why the request failed, as the HTTP API would say it (with the hint); the close
+    code that follows is 4000 + ``status``."""
+
+    type: Literal["error"] = "error"
+    status: int
+    error: dict[str, Any]
 
 
 class StreamCancel(RequestModel):

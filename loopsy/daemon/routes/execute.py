@@ -19,13 +19,14 @@ from loopsy.daemon.endpoints import Call, describe_errors, endpoint, websocket_e
 from loopsy.daemon.execute.executor import result_of, status_of
 from loopsy.daemon.execute.jobs import Job
 from loopsy.daemon.services import Services
-from loopsy.protocol.errors import BadRequest, ValidationFailed
+from loopsy.protocol.errors import ApiError, BadRequest, ValidationFailed
 from loopsy.protocol.execute import (
     ExecRequest,
     ExecResult,
     JobInfo,
     JobList,
     StreamCancel,
+    StreamError,
     StreamExit,
     StreamStarted,
     encode_output,
@@ -102,10 +103,25 @@ async def execute_stream(websocket: WebSocket, caller: Caller, services: Service
     daemon sends ``started``, output frames (binary: 1 stdout / 2 stderr + bytes) and
     ``exit``. ``{"type": "cancel"}`` or closing the socket cancels the command."""
     await websocket.accept()
+    client = _StreamClient(websocket)
+    try:
+        await _stream(websocket, caller, services, client)
+    except ApiError as exc:
+        # The close reason has room for a short message only: the whole error (with its
+        # hint) goes first, as a frame.
+        frame = StreamError(status=exc.status, error=exc.to_body()["error"])
+        await client.send_text(frame.model_dump_json())
+        raise
+
+
+async def _stream(
+    websocket: WebSocket, caller: Caller, services: Services, client: _StreamClient
+) -> None:
     request = await _receive_request(websocket)
+    if request is None:
+        return  # the client left before asking for anything
     executor = services.execute
     spec = await executor.prepare(request, caller)
-    client = _StreamClient(websocket)
 
     async def started(job: Job) -> None:
         pid = job.run.pid if job.run is not None else None
@@ -126,11 +142,11 @@ async def execute_stream(websocket: WebSocket, caller: Caller, services: Service
         await websocket.close(code=1000)
 
 
-async def _receive_request(websocket: WebSocket) -> ExecRequest:
+async def _receive_request(websocket: WebSocket) -> ExecRequest | None:
     with anyio.move_on_after(REQUEST_WAIT):
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", 1000))
+            return None
         text = message.get("text")
         if text is None:
             raise BadRequest("the first frame must be the request as JSON text")
