@@ -67,8 +67,9 @@ class _Stream:
 class PhoneTunnel:
     """One live relay connection + channel; :meth:`ensure` (re)connects when needed."""
 
-    def __init__(self, identity: PhoneIdentity) -> None:
+    def __init__(self, identity: PhoneIdentity, reconnect_window: float = 30.0) -> None:
         self.identity = identity
+        self.reconnect_window = reconnect_window
         self._ws: ClientConnection | None = None
         self._channel: SecureChannel | None = None
         self._flow = FlowControl()
@@ -84,9 +85,19 @@ class PhoneTunnel:
         return self._channel is not None
 
     async def ensure(self) -> None:
+        """Connect if needed. While the relay is unreachable (restarting, network gone),
+        retry with backoff for up to ``reconnect_window`` seconds, as a phone does."""
         async with self._lock:
-            if self._channel is None:
-                await self._connect()
+            deadline = asyncio.get_running_loop().time() + self.reconnect_window
+            delay = 0.1
+            while self._channel is None:
+                try:
+                    await self._connect()
+                except DaemonNotRunning:
+                    if asyncio.get_running_loop().time() + delay > deadline:
+                        raise
+                    await asyncio.sleep(delay)
+                    delay = min(2.0, delay * 2)
 
     async def _connect(self) -> None:
         ident = self.identity
@@ -132,6 +143,20 @@ class PhoneTunnel:
                 if not isinstance(reply, bytes):
                     raise ChannelError("expected the daemon's handshake answer")
                 handshake.read(reply)
+        except ConnectionClosed as exc:
+            await ws.close()
+            code = exc.rcvd.code if exc.rcvd else 1006
+            if code in (4401, 4403):
+                raise Unauthorized(
+                    f"the daemon refused this phone: {exc.rcvd.reason if exc.rcvd else ''}",
+                    hint="pair again with `loopsy mobile pair` on the computer",
+                ) from None
+            raise DaemonNotRunning(
+                f"the relay connection closed during the handshake ({code})"
+            ) from None
+        except TimeoutError:
+            await ws.close()
+            raise DaemonNotRunning("the daemon is not connected to the relay") from None
         except BaseException:
             await ws.close()
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import anyio
@@ -12,6 +13,7 @@ from loopsy.client.phone import PairingFailed, pair_phone
 from loopsy.client.tunnel import TunnelConnection
 from loopsy.daemon.services import Services
 from loopsy.protocol.errors import Forbidden, Unauthorized
+from loopsy.protocol.stream import Output, Snapshot
 from tests.relay_process import RelayProcess
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -83,3 +85,59 @@ async def test_wrong_codes_burn_the_token(client: LoopsyClient, relay: RelayProc
         await pair_phone(offer.url, offer.code)
     assert (await client.phones.pair_state(offer.pair_id)).state == "burned"
     assert await client.phones.list() == []
+
+
+async def paired_phone(client: LoopsyClient, relay: RelayProcess) -> LoopsyClient:
+    await client.relay.configure(relay.url)
+    await wait_connected(client)
+    offer = await client.phones.pair()
+    identity = await pair_phone(offer.url, offer.code, name="shell phone")
+    return LoopsyClient(TunnelConnection(identity))
+
+
+async def test_shell_through_the_relay(client: LoopsyClient, relay: RelayProcess) -> None:
+    async with await paired_phone(client, relay) as phone:
+        info = await phone.sessions.create(argv=["sh"], cols=100, rows=30, name="phone-shell")
+        assert [s.id for s in await phone.sessions.list()] == [info.id]
+        text = b""
+        async with phone.sessions.attach(info.id, offset=0) as stream:
+            await stream.send_input("echo $((6 * 7))-marker\r")
+            with anyio.fail_after(20):
+                async for frame in stream:
+                    if isinstance(frame, Output):
+                        text += frame.data
+                        if b"42-marker" in text:
+                            break
+        assert b"42-marker" in text
+        await phone.sessions.kill(info.id)
+
+
+@pytest.mark.slow
+async def test_relay_restart_mid_output_loses_nothing(
+    client: LoopsyClient, relay: RelayProcess
+) -> None:
+    lines = 400
+    script = (
+        f"read go; i=0; while [ $i -lt {lines} ]; do i=$((i+1)); echo L$i; sleep 0.01; done; "
+        "echo END"
+    )
+    async with await paired_phone(client, relay) as phone:
+        info = await phone.sessions.create(argv=["sh", "-c", script], cols=80, rows=24)
+        received = b""
+        restarted = False
+        async with phone.sessions.attach(info.id, offset=0) as stream:
+            await stream.send_input("go\r")
+            with anyio.fail_after(90):
+                async for frame in stream:
+                    assert not isinstance(frame, Snapshot), "a gap was papered over by a snapshot"
+                    if isinstance(frame, Output):
+                        received += frame.data
+                    if not restarted and b"L50\r\n" in received:
+                        relay.restart()  # SIGKILL and start again on the same port and data
+                        restarted = True
+                    if b"END" in received:
+                        break
+            assert stream.reconnects >= 1
+        numbers = [int(n) for n in re.findall(rb"L(\d+)\r\n", received)]
+        assert numbers == list(range(1, lines + 1))
+        assert phone.connection.tunnel.connects >= 2  # type: ignore[attr-defined]
