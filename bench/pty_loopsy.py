@@ -1,0 +1,125 @@
+"""The "loopsy" transport: a real daemon (``loopsy start`` in a temporary LOOPSY_HOME), a
+session created through ``client.sessions``, its output read over the session WebSocket
+(the unix socket) with ``client.sessions.attach`` from offset 0."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.pty_measure import WORKLOAD_NAMES
+from bench.pty_transports import COLS, ROWS, free_port
+from loopsy.home import LoopsyHome
+
+
+class LoopsyConn:
+    """One attached session; ``read`` yields output bytes, b"" after the exit frame."""
+
+    def __init__(self, client: Any, session_id: str, attachment: Any) -> None:
+        self.client = client
+        self.session_id = session_id
+        self.attachment = attachment
+
+    async def read(self) -> bytes:
+        from loopsy.protocol import stream
+
+        while True:
+            frame = await self.attachment.recv()
+            if frame is None or isinstance(frame, stream.Exit):
+                return b""
+            if isinstance(frame, stream.Output):
+                return bytes(frame.data)
+            if isinstance(frame, stream.Snapshot):
+                return bytes(frame.data)
+
+    async def write(self, data: bytes) -> None:
+        await self.attachment.send_input(data)
+
+    async def close(self) -> None:
+        await self.attachment.close()
+        try:
+            await self.client.sessions.kill(self.session_id, grace=0.5)
+            await self.client.sessions.remove(self.session_id, force=True)
+        except Exception as error:  # the session may be gone already; report, go on
+            print(f"  (loopsy cleanup: {error})", file=sys.stderr)
+
+
+class Loopsy:
+    name = "loopsy (session WebSocket, unix socket)"
+    kind = "async"
+
+    def __init__(self) -> None:
+        self.note = ""
+        self.root = Path(tempfile.mkdtemp(prefix="lb-", dir="/tmp"))
+        self.home = self.root / "home"
+        self.env = dict(os.environ, LOOPSY_HOME=str(self.home))
+        self._client: Any = None
+
+    @staticmethod
+    def available() -> str | None:
+        try:
+            import loopsy.client.sessions  # noqa: F401
+        except ImportError:
+            return "loopsy.client.sessions is not there yet"
+        return None
+
+    def _cli(self, *args: str) -> None:
+        subprocess.run([sys.executable, "-m", "loopsy", *args], env=self.env, check=True,
+                       timeout=60, stdout=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        self._cli("init")
+        self._cli("start", "--port", str(free_port()))
+
+    async def open(self, command: str) -> LoopsyConn:
+        from loopsy.client import LoopsyClient
+
+        if self._client is None:
+            self._client = LoopsyClient.local(LoopsyHome(self.home))
+            await self._client.__aenter__()
+        info = await self._client.sessions.create(argv=["sh", "-c", command], cols=COLS,
+                                                  rows=ROWS)
+        attachment = self._client.sessions.attach(info.id, offset=0)
+        await attachment.__aenter__()
+        return LoopsyConn(self._client, info.id, attachment)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.__aexit__(None, None, None)
+            self._client = None
+
+    def server_pids(self) -> list[int]:
+        """The daemon and every holder of this LOOPSY_HOME (holders outlive the daemon, so
+        they are found by their environment, not by parentage)."""
+        marker = f"LOOPSY_HOME={self.home}".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                    continue
+                name = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if name not in WORKLOAD_NAMES:
+                found.append(int(entry.name))
+        return found
+
+    def stop(self) -> None:
+        try:
+            self._cli("stop")
+        except (subprocess.SubprocessError, OSError) as error:
+            print(f"  (loopsy stop: {error})", file=sys.stderr)
+        # Holders outlive `loopsy stop` by design; these are ours (our LOOPSY_HOME).
+        for pid in self.server_pids():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(self.root, ignore_errors=True)
