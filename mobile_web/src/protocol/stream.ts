@@ -15,6 +15,7 @@ export const RESIZE = 0x83;
 export const SIGNAL = 0x84;
 export const ACK = 0x85;
 
+const CLIENT_TYPES = new Set([ATTACH, INPUT, RESIZE, SIGNAL, ACK]);
 export const STREAM_SUBPROTOCOL = "loopsy.stream.1";
 export const MAX_INPUT = 64 * 1024;
 export const MAX_COLS = 1000;
@@ -94,10 +95,11 @@ export function decodeServer(frame: Uint8Array): ServerFrame {
     case ERROR:
       atLeast(frame, 3, "ERROR");
       return { type: "error", code: v.getUint16(1), message: new TextDecoder().decode(frame.subarray(3)) };
-    default:
-      throw new ProtocolError(
-        `frame type 0x${frame[0]!.toString(16).padStart(2, "0")} is not sent to clients`,
-      );
+    default: {
+      const type = `0x${frame[0]!.toString(16).padStart(2, "0")}`;
+      if (CLIENT_TYPES.has(frame[0]!)) throw new ProtocolError(`frame type ${type} is not sent to clients`);
+      throw new ProtocolError(`unknown frame type ${type}`);
+    }
   }
 }
 
