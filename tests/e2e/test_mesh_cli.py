@@ -9,13 +9,16 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from loopsy.config import load_config, save_config
 from tests.conftest import Cli
 from tests.e2e.mesh_processes import env_for, mesh_home, pair_with_cli
+from tests.helpers.sessions import kill_holders
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -24,6 +27,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 def two_clis() -> Iterator[tuple[Cli, Cli]]:
     root = Path(tempfile.mkdtemp(prefix="le-", dir="/tmp"))
     clis = (Cli(mesh_home(root, "alpha")), Cli(mesh_home(root, "beta")))
+    for cli in clis:  # files move within one sandbox on both sides
+        allow_paths(cli, root / "files")
     try:
         for cli in clis:
             cli("start", "--port", "0")
@@ -31,6 +36,7 @@ def two_clis() -> Iterator[tuple[Cli, Cli]]:
     finally:
         for cli in clis:
             cli("stop", check=False)
+            kill_holders(cli.home)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -87,3 +93,87 @@ def test_pair_refuses_without_the_mesh(cli: Cli) -> None:
     assert "does not listen for peers" in result.stderr and "--lan" in result.stderr
     bad = cli("pair", "not a host", check=False)
     assert bad.returncode == 1 and "HOST" in bad.stderr
+
+
+def test_done_when_an_agent_builds_on_the_other_machine(two_clis: tuple[Cli, Cli]) -> None:
+    """The issue's scenario with real processes: two daemons pair with one code; an agent
+    on one (MCP over stdio) runs a build in a session on the other, polls it to the end,
+    fetches the artefact and leaves a message that the other's agent reads and acks."""
+    laptop, studio = two_clis
+    pair_with_cli(laptop, studio)  # laptop waits, studio joins: either way works
+    sandbox = laptop.home.root.parent / "files"
+    work, inbox_dir = sandbox / "work", sandbox / "fetched"
+    work.mkdir(parents=True)
+    inbox_dir.mkdir()
+    build = "echo compiling; sleep 0.2; echo linked > app.bin; echo BUILD-DONE"
+
+    async def agents() -> None:
+        def server(cli: Cli) -> StdioServerParameters:
+            return StdioServerParameters(
+                command=sys.executable, args=["-m", "loopsy", "mcp"], env=env_for(cli.home)
+            )
+
+        async def call(mcp: Client, tool: str, **arguments: object) -> Any:
+            result = await mcp.call_tool(tool, arguments)
+            assert not result.is_error, result.content
+            data = result.structured_content
+            return data["result"] if isinstance(data, dict) and set(data) == {"result"} else data
+
+        async with Client(server(laptop)) as agent, Client(server(studio)) as other:
+            session = await call(
+                agent,
+                "loopsy_session_start",
+                peer="beta",
+                command=["sh", "-c", build],
+                cwd=str(work),
+            )
+            since, text, exit_code = 0, "", None
+            for _ in range(60):
+                read = await call(
+                    agent,
+                    "loopsy_session_read",
+                    peer="beta",
+                    session=session["id"],
+                    since=since,
+                    wait=5,
+                )
+                text, since = text + read["data"], read["next"]
+                if read["exited"]:
+                    exit_code = read["exit_code"]
+                    break
+            assert exit_code == 0 and "BUILD-DONE" in text
+            await call(
+                agent,
+                "loopsy_transfer_file",
+                direction="pull",
+                peer="beta",
+                source=str(work / "app.bin"),
+                destination=str(inbox_dir / "app.bin"),
+            )
+            sent = await call(
+                agent,
+                "loopsy_send_message",
+                peer="beta",
+                type="result",
+                body={"build": session["id"], "artefact": "app.bin"},
+            )
+            (message,) = await call(other, "loopsy_check_inbox")
+            assert message["envelope"]["body"]["artefact"] == "app.bin"
+            assert message["envelope"]["from"] == sent["envelope"]["from"]
+            await call(other, "loopsy_ack_message", message_id=message["envelope"]["id"])
+            receipt = await call(
+                agent, "loopsy_check_ack", message_id=sent["envelope"]["id"], peer="beta"
+            )
+            assert receipt["message"]["state"] == "acked"
+            assert receipt["last_ack"]["id"] == sent["envelope"]["id"]
+            await call(agent, "loopsy_session_remove", peer="beta", session=session["id"])
+
+    anyio.run(agents)
+    assert (inbox_dir / "app.bin").read_text() == "linked\n"
+
+
+def allow_paths(cli: Cli, root: Path) -> None:
+    config = load_config(cli.home)
+    config.transfer.allowed_paths = [str(root)]
+    config.transfer.denied_paths = []
+    save_config(cli.home, config)
