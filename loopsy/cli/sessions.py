@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from loopsy.cli.connect import add_peer_argument
+
 DETACH_NOTE = "Detach with Ctrl-] then d; the session keeps running."
 
 
@@ -34,6 +36,7 @@ def register(subparsers: Any) -> None:
         description="Every session, running or exited (exited ones stay until removed).",
     )
     p.add_argument("--json", action="store_true", help="print as JSON")
+    add_peer_argument(p)
     p.set_defaults(handler=cmd_list)
 
     p = sub.add_parser(
@@ -88,11 +91,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("session", metavar="NAME|ID")
     p.add_argument("--grace", type=float, default=3.0, help="seconds before SIGKILL")
     p.add_argument("--json", action="store_true", help="print the session as JSON")
+    add_peer_argument(p)
     p.set_defaults(handler=cmd_kill)
 
     p = sub.add_parser("restart", help="run the same command again")
     p.add_argument("session", metavar="NAME|ID")
     p.add_argument("--json", action="store_true", help="print the session as JSON")
+    add_peer_argument(p)
     p.set_defaults(handler=cmd_restart)
 
     p = sub.add_parser(
@@ -102,11 +107,13 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("sessions", nargs="+", metavar="NAME|ID")
     p.add_argument("--force", action="store_true", help="kill running ones first")
+    add_peer_argument(p)
     p.set_defaults(handler=cmd_rm)
 
     p = sub.add_parser("rename", help="rename a session")
     p.add_argument("session", metavar="NAME|ID")
     p.add_argument("name")
+    add_peer_argument(p)
     p.set_defaults(handler=cmd_rename)
 
 
@@ -150,7 +157,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from loopsy.cli.connect import with_client
     from loopsy.cli.output import emit_json, say, table
 
-    sessions = with_client(lambda client: client.sessions.list())
+    sessions = with_client(lambda client: client.sessions.list(), peer=args.peer)
     if args.json:
         emit_json([s.model_dump(mode="json") for s in sessions])
         return 0
@@ -289,7 +296,9 @@ def _one(args: argparse.Namespace, action: str, **kwargs: Any) -> int:
     from loopsy.cli.connect import with_client
     from loopsy.cli.output import emit_json, say
 
-    info = with_client(lambda client: getattr(client.sessions, action)(args.session, **kwargs))
+    info = with_client(
+        lambda client: getattr(client.sessions, action)(args.session, **kwargs), peer=args.peer
+    )
     if args.json:
         emit_json(info.model_dump(mode="json"))
     else:
@@ -314,7 +323,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
             await client.sessions.remove(ref, force=args.force)
             say(f"Removed {ref}.")
 
-    with_client(body)
+    with_client(body, peer=args.peer)
     return 0
 
 
@@ -322,6 +331,8 @@ def cmd_rename(args: argparse.Namespace) -> int:
     from loopsy.cli.connect import with_client
     from loopsy.cli.output import say
 
-    info = with_client(lambda client: client.sessions.rename(args.session, args.name))
+    info = with_client(
+        lambda client: client.sessions.rename(args.session, args.name), peer=args.peer
+    )
     say(f"Session {info.id} is now {info.name}.")
     return 0

@@ -52,6 +52,10 @@ def test_pair_call_and_revoke_with_the_cli(two_clis: tuple[Cli, Cli], tmp_path: 
     assert a("context", "get", "build:state").stdout.strip().endswith("green")
     assert "build:state" not in b("context", "list").stdout
 
+    ran = b("exec", "--peer", "alpha", "--", "sh", "-c", "echo on-$LOOPSY_PEER_TEST_MARK-x")
+    assert "on--x" in ran.stdout
+    assert b("session", "list", "--peer", "alpha", "--json").stdout.strip() == "[]"
+
     a_id = peers[0]["id"]
     status = json.loads(b("peers", "status", a_id, "--json").stdout)
     assert status["status"] == "online"
