@@ -342,13 +342,15 @@ class Checker:
                 state.path_var, state.path_known = own.path_var, own.path_known
                 continue
             self.check_argv(words, own, via)
-            self._follow(words, state)
+            self._follow(words, command.stdin, state)
 
-    def _follow(self, words: list[Arg], state: Context) -> None:
-        """Track `cd DIR` and `export PATH=...` for the commands after them (straight-line
-        reading: a `cd` inside a branch counts as taken, a best guess for the denylist)."""
+    def _follow(self, words: list[Arg], stdin: Stdin, state: Context) -> None:
+        """Track `cd DIR`, `export PATH=...` and `exec <input` for the commands after them
+        (straight-line reading: one inside a branch counts as taken)."""
         head = words[0]
-        if head in ("cd", "pushd"):
+        if head == "exec" and len(words) == 1 and stdin is not None:
+            state.stdin = stdin  # the shell's own stdin is now that input
+        elif head in ("cd", "pushd"):
             target = words[1] if len(words) > 1 else state.home
             if isinstance(target, str) and target != "-":
                 state.cwd = os.path.join(state.cwd, target)
