@@ -48,6 +48,13 @@ class App {
       tabsChanged: (ids) => saveTabs(ids),
     });
     replace(root, h("main", { class: "app" }, this.home.element, this.terminals.element));
+    // Read-only view for the browser tests and the bench (any script on this origin could
+    // read the terminal anyway; this adds no power).
+    (window as unknown as { loopsyDebug: object }).loopsyDebug = {
+      text: () => this.terminals.text(),
+      renderer: () => this.terminals.current()?.term.renderer ?? null,
+      offset: () => this.terminals.current()?.term.renderedOffset ?? null,
+    };
   }
 
   start(): void {

@@ -24,6 +24,26 @@ const IDLE_ACK_MS = 100;
 const SCROLLBACK = 5000;
 const SAVED_SCROLLBACK = 1000;
 
+let webglVerdict: boolean | null = null;
+
+/** A GPU-backed WebGL2 context? (Headless and GPU-less browsers emulate it in software.) */
+function hardwareWebgl(): boolean {
+  if (webglVerdict !== null) return webglVerdict;
+  webglVerdict = false;
+  try {
+    const gl = document.createElement("canvas").getContext("webgl2");
+    if (gl) {
+      const info = gl.getExtension("WEBGL_debug_renderer_info");
+      const name = String(info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
+      webglVerdict = !/swiftshader|llvmpipe|softpipe|software|microsoft basic/i.test(name);
+      gl.getExtension("WEBGL_lose_context")?.loseContext();
+    }
+  } catch {
+    webglVerdict = false;
+  }
+  return webglVerdict;
+}
+
 export interface SessionTermEvents {
   onState(state: TermState, detail: string): void;
   onTitle(title: string): void;
@@ -72,6 +92,7 @@ export class SessionTerm {
   }
 
   private loadWebgl(): void {
+    if (!hardwareWebgl()) return; // software WebGL is slower than the DOM renderer
     try {
       const webgl = new WebglAddon();
       webgl.onContextLoss(() => {

@@ -135,6 +135,17 @@ export class TerminalView {
     for (const tab of this.tabs.values()) void tab.term.saveNow();
   }
 
+  /** The active terminal's text (buffer lines, trailing blanks trimmed): for tests and bench. */
+  text(): string {
+    const term = this.current()?.term.term;
+    if (!term) return "";
+    const buffer = term.buffer.active;
+    const lines: string[] = [];
+    for (let y = 0; y < buffer.length; y++) lines.push(buffer.getLine(y)?.translateToString(true) ?? "");
+    while (lines.length && lines[lines.length - 1] === "") lines.pop();
+    return lines.join("\n");
+  }
+
   current(): Tab | null {
     return this.active ? (this.tabs.get(this.active) ?? null) : null;
   }
