@@ -40,7 +40,7 @@ class Node:
 
 
 def make_home(name: str, root: Path) -> LoopsyHome:
-    home = LoopsyHome(root / name)
+    home = LoopsyHome(root / f"{len(list(root.iterdir()))}{name[:8]}")  # two may share a name
     config = default_config(home)
     config.node.name = name
     config.mesh.listen = True
