@@ -27,6 +27,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="regenerate config.yaml with defaults and a new API key (the node id is kept)",
     )
+    p.add_argument(
+        "--mcp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="register `loopsy mcp` with the coding agents found here, as `loopsy mcp "
+        "install` does (default: yes when run in a terminal)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=cmd_init)
 
@@ -90,6 +97,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         "node_name": config.node.name,
         "created": created,
     }
+    mcp = _register_mcp(args.mcp)
+    if mcp is not None:
+        result["mcp"] = mcp
     if args.json:
         emit_json(result)
         return 0
@@ -98,8 +108,26 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         say(f"Loopsy is already initialized in {home.root} (config kept; --force to regenerate)")
     fields([("config", home.config_file), ("node", f"{config.node.name} ({config.node.id})")])
+    for change in mcp or []:
+        say(f"MCP server for {change['title']}: {change['action']} ({change['path']})")
+    if mcp is None:
+        say("Give your coding agents the loopsy_* tools with `loopsy mcp install`.")
     say("Next: `loopsy start`; `loopsy key show` prints the API key for TCP clients.")
     return 0
+
+
+def _register_mcp(wanted: bool | None) -> list[dict[str, Any]] | None:
+    """`loopsy mcp install` as part of init: asked for, or when a person runs it (never
+    silently from scripts, which would edit agents' files nobody looked at)."""
+    if wanted is None:
+        wanted = sys.stdin.isatty() and sys.stdout.isatty()
+    if not wanted:
+        return None
+    from dataclasses import asdict
+
+    from loopsy.mcp_server.install import apply
+
+    return [asdict(c) for c in apply(remove=False, dry_run=False)]
 
 
 def _salvage_node_id(home: Any) -> str | None:
@@ -293,6 +321,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             ("node", f"{status.node_name} ({status.node_id})"),
             ("address", _address(status)),
             ("socket", next((x.address for x in status.listeners if x.kind == "unix"), "-")),
+            ("mesh", next((x.address for x in status.listeners if x.kind == "mesh"), "off")),
             ("lan", "exposed" if status.lan else "no (loopback only)"),
             ("uptime", duration(status.uptime)),
         ]

@@ -16,7 +16,7 @@ class Health(ResponseModel):
 
 
 class Listener(ResponseModel):
-    kind: str = Field(description="'tcp' or 'unix'")
+    kind: str = Field(description="'tcp', 'unix' or 'mesh' (the peer TLS listener)")
     address: str
 
 

@@ -181,3 +181,31 @@ def allow_paths(cli: Cli, root: Path) -> None:
     config.transfer.allowed_paths = [str(root)]
     config.transfer.denied_paths = []
     save_config(cli.home, config)
+
+
+def test_init_registers_mcp_when_asked(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / ".gemini").mkdir()
+    cli.env = {**cli.env, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
+    quiet = cli("init").stdout  # not a terminal: only a hint
+    assert "loopsy mcp install" in quiet and not (tmp_path / ".gemini" / "settings.json").exists()
+    done = json.loads(cli("init", "--mcp", "--json").stdout)
+    assert [(c["agent"], c["action"]) for c in done["mcp"]] == [("gemini", "added")]
+    settings = json.loads((tmp_path / ".gemini" / "settings.json").read_text())
+    assert settings["mcpServers"]["loopsy"]["args"] == ["-m", "loopsy", "mcp"]
+    assert settings["mcpServers"]["loopsy"]["env"] == {"LOOPSY_HOME": str(cli.home.root)}
+    dry = cli("mcp", "uninstall", "--dry-run").stdout
+    assert (
+        "would remove" in dry and "loopsy" in (tmp_path / ".gemini" / "settings.json").read_text()
+    )
+    cli("mcp", "uninstall")
+    assert "loopsy" not in json.loads((tmp_path / ".gemini" / "settings.json").read_text()).get(
+        "mcpServers", {}
+    )
+
+
+def test_status_shows_the_mesh_listener(two_clis: tuple[Cli, Cli]) -> None:
+    a, _ = two_clis
+    status = json.loads(a("status", "--json").stdout)
+    mesh = [x["address"] for x in status["listeners"] if x["kind"] == "mesh"]
+    assert len(mesh) == 1 and mesh[0].startswith("127.0.0.1:")
+    assert "mesh:" in a("status").stdout

@@ -25,6 +25,8 @@ async def status(call: Call[None, None]) -> Status:
         listeners.append(Listener(kind="unix", address=listen.unix_path))
     if listen.tcp_port:
         listeners.append(Listener(kind="tcp", address=f"{listen.tcp_host}:{listen.tcp_port}"))
+    if s.mesh is not None and s.mesh.listening:  # the peer TLS listener (--lan)
+        listeners.append(Listener(kind="mesh", address=f"{s.mesh.host}:{s.mesh.port}"))
     config = s.config.current
     return Status(
         version=__version__,
