@@ -173,7 +173,10 @@ def cmd_start(args: argparse.Namespace) -> int:
         command.append("--lan")
     home.ensure()
     startup_log = home.logs_dir / "daemon.stderr"
-    with open(startup_log, "wb") as err:
+    # 0600 like everything under LOOPSY_HOME (`loopsy doctor` checks it).
+    fd = os.open(startup_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "wb") as err:
         child = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,

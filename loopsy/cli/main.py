@@ -16,6 +16,9 @@ from loopsy import __version__
 
 COMMAND_MODULES = (
     "loopsy.cli.lifecycle",
+    "loopsy.cli.key",
+    "loopsy.cli.doctor",
+    "loopsy.cli.enable",
     "loopsy.cli.sessions",
     "loopsy.cli.agents",
     "loopsy.cli.approvals",

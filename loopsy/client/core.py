@@ -25,6 +25,7 @@ from loopsy.protocol.status import Health, Status
 
 if TYPE_CHECKING:
     from loopsy.client.agents import AgentsApi
+    from loopsy.client.apikey import ApiKeyApi
     from loopsy.client.approvals import ApprovalsApi
     from loopsy.client.audit import AuditApi
     from loopsy.client.context import ContextApi
@@ -71,6 +72,12 @@ class LoopsyClient:
         from loopsy.client.context import ContextApi
 
         return ContextApi(self)
+
+    @cached_property
+    def api_key(self) -> ApiKeyApi:
+        from loopsy.client.apikey import ApiKeyApi
+
+        return ApiKeyApi(self)
 
     @cached_property
     def execute(self) -> ExecuteApi:

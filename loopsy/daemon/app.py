@@ -24,6 +24,7 @@ from loopsy.daemon.audit import AuditMiddleware
 from loopsy.daemon.auth import TRANSPORT_KEY, AuthMiddleware, Transport
 from loopsy.daemon.routes import (
     agents,
+    apikey,
     approvals,
     audit,
     context,
@@ -71,6 +72,7 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     approvals,
     events,
     execute,
+    apikey,
 )
 
 

@@ -11,6 +11,7 @@ loss can drop the last commits.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,14 @@ from typing import Any
 class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = path
+        if isinstance(path, Path):
+            # SQLite gives the -wal and -shm files the database file's mode: make it 0600
+            # before they exist, and fix any left 0644 by an older version.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            for suffix in ("", "-wal", "-shm"):
+                file = path.with_name(path.name + suffix)
+                if file.exists():
+                    file.chmod(0o600)
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
