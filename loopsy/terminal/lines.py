@@ -111,10 +111,14 @@ def store(line: ScreenLine) -> Stored:
     spans = [(style, len(list(group))) for style, group in groupby(styles)]
     last_style, last_count = spans[-1]
     if last_style == DEFAULT:
-        tail = chars[end - last_count:]
-        if tail.count(" ") == last_count:
+        # Trailing blank cells in the default style are not kept (each is one " ").
+        tail = "".join(chars[end - last_count:])
+        blanks = len(tail) - len(tail.rstrip(" "))
+        end -= blanks
+        if blanks == last_count:
             spans.pop()
-            end -= last_count
+        else:
+            spans[-1] = (last_style, last_count - blanks)
     return StyledLine("".join(chars[:end]), tuple(spans))
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from loopsy.terminal.lines import Row, ScreenLine, Stored, to_row
+from loopsy.terminal.lines import Row, ScreenLine, Stored, StyledLine, to_row
 from loopsy.terminal.modes import DEFAULT_DEC_MODES, DecMode
 from loopsy.terminal.page import Page, SavedCursor
 from loopsy.terminal.style import DEFAULT, Style, erase_style, sgr
@@ -57,8 +57,17 @@ class _Writer:
                     self.set_pen(DEFAULT)
                     self.parts.append(text)
                 return
-        row = to_row(line, cols)
-        self.row(row, cols)
+        elif isinstance(line, StyledLine) and line.text.isascii() and len(line.text) <= cols:
+            # Scrollback lines go out straight from their spans (one cell per character).
+            text, parts, x = line.text, self.parts, 0
+            for style, count in line.spans:
+                chunk = text[x:x + count]
+                x += count
+                if chunk:
+                    self.set_pen(style)
+                    parts.append(chunk)
+            return
+        self.row(to_row(line, cols), cols)
 
     def row(self, row: Row, cols: int) -> None:
         chars, styles = row.chars, row.styles
