@@ -193,6 +193,11 @@ class AuthMiddleware:
             )
         caller = self.authenticator.verify(token)
         if caller is None:
+            if transport == "mesh":  # a peer's call: the key of this machine is not the point
+                raise Unauthorized(
+                    "unknown peer credential: not paired here, or removed",
+                    hint="pair the machines again: `loopsy pair` here, `loopsy pair HOST` there",
+                )
             raise Unauthorized("wrong API key", hint="see `loopsy key show`")
         if caller.kind == "peer" and transport != "mesh":
             # peer credentials are good only inside the pinned TLS of the peer listener

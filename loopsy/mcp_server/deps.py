@@ -29,13 +29,20 @@ class Deps:
         """This machine's daemon, or paired ``peer``'s (name or id)."""
         if peer is None or peer == "":
             return self.local
-        found = self._peers.get(peer)
-        if found is None:
-            from loopsy.client.peers import peer_client
+        from loopsy.client.tls_connection import PinnedTlsConnection
 
-            found = await peer_client(self.local, peer)
-            self._peers[peer] = found
-        return found
+        # Asked every time (one unix-socket round trip): a peer removed, re-paired or moved
+        # since the last call must not be reached with what was true then.
+        found = await self.local.peers.endpoint(peer)
+        wanted = PinnedTlsConnection(
+            found.host, found.port, found.credential, found.cert_pem, found.name
+        )
+        client = self._peers.get(peer)
+        if client is None or client.connection != wanted:
+            if client is not None:
+                await client.aclose()
+            client = self._peers[peer] = LoopsyClient(wanted)
+        return client
 
     async def forget(self, peer: str) -> None:
         client = self._peers.pop(peer, None)

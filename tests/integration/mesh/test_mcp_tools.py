@@ -195,3 +195,17 @@ async def test_transfer_both_ways_and_confinement(start_node: StartNode, tmp_pat
     assert not (tmp_path / "alpha" / "k").exists() and not (tmp_path / "alpha" / "p").exists()
     assert not Path("/etc/loopsy-escape").exists()
     assert (tmp_path / "beta" / "secret" / "key").read_text() == "s3cret"
+
+
+async def test_a_long_mcp_session_follows_removal_and_re_pairing(start_node: StartNode) -> None:
+    a, b = await two(start_node)
+    async with Client(create_server(a.services.home)) as mcp:
+        await call(mcp, "loopsy_context_set", key="k", value="1", peer="beta")
+        await b.client.peers.remove("alpha")  # beta revokes alpha
+        refused = await error_of(mcp, "loopsy_context_get", key="k", peer="beta")
+        assert "not paired here, or removed" in refused and "loopsy pair" in refused
+        await a.client.peers.remove("beta")
+        assert "no peer named" in await error_of(mcp, "loopsy_context_get", key="k", peer="beta")
+        await pair(b, a)  # paired again: new credentials, same MCP session
+        got = await call(mcp, "loopsy_context_get", key="k", peer="beta")
+        assert got["value"] == "1"

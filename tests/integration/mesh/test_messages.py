@@ -120,4 +120,4 @@ async def test_removed_peer_is_refused_at_once(start_node: StartNode) -> None:
         )
     assert response.status_code == 401
     sent = await b.client.messages.send("alpha", "after removal")
-    assert sent.state == "failed" and "API key" in (sent.last_error or "")
+    assert sent.state == "failed" and "not paired here" in (sent.last_error or "")
