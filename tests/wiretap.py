@@ -74,6 +74,15 @@ class Wiretap:
         self.to_server: list[Direction] = []
         self.to_client: list[Direction] = []
         self._server: asyncio.Server | None = None
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    def hold(self) -> None:
+        """Stop forwarding server→client bytes (a phone on a link that has stalled)."""
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
 
     async def start(self) -> str:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -92,10 +101,19 @@ class Wiretap:
         await asyncio.gather(self._pipe(reader, up_writer, a), self._pipe(up_reader, writer, b))
 
     async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: Direction
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        record: Direction,
+        gated: bool = False,
     ) -> None:
         try:
-            while chunk := await reader.read(65536):
+            while True:
+                if gated:
+                    await self._flowing.wait()
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
                 record.feed(chunk)
                 writer.write(chunk)
                 await writer.drain()

@@ -330,24 +330,29 @@ class TunnelWebSocket:
         self.stream = stream
         self.subprotocol = subprotocol
         self._closed: ConnectionClosed | None = None
+        self._assembler = tunnel.MessageAssembler()
 
     async def send(self, message: bytes | str) -> None:
         if self._closed is not None:
             raise self._closed
-        payload = tunnel.message_frame(self.stream.ident, message).payload
-        await self.tunnel.send_counted(self.stream, Kind.WS_MESSAGE, payload)
+        for fragment in tunnel.message_frames(self.stream.ident, message):
+            await self.tunnel.send_counted(self.stream, Kind.WS_MESSAGE, fragment.payload)
 
     async def recv(self) -> bytes | str:
         if self._closed is not None:
             raise self._closed
-        try:
-            frame = await self.stream.next()
-        except ConnectionClosed as exc:
-            self._closed = exc
-            raise
-        if frame.kind == Kind.WS_MESSAGE:
+        while True:
+            try:
+                frame = await self.stream.next()
+            except ConnectionClosed as exc:
+                self._closed = exc
+                raise
+            if frame.kind != Kind.WS_MESSAGE:
+                break
             await self.tunnel.consumed(self.stream.ident, len(frame.payload))
-            return tunnel.decode_message(frame.payload)
+            message = self._assembler.feed(frame.payload)
+            if message is not None:
+                return message
         code, reason = tunnel.decode_close(frame.payload)
         self.tunnel.close_stream(self.stream)
         cls = ConnectionClosedOK if code in (1000, 1001) else ConnectionClosedError

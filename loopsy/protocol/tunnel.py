@@ -45,7 +45,7 @@ class Kind(IntEnum):
     END = 0x04  # the sender's body is complete (empty payload)
     WS_OPEN = 0x05  # JSON {"path", "headers", "subprotocols": [...]}
     WS_ACCEPT = 0x06  # JSON {"subprotocol": str | null}
-    WS_MESSAGE = 0x07  # u8 0 = binary, 1 = text (UTF-8); then the message (counted)
+    WS_MESSAGE = 0x07  # u8 flags (0x01 text, 0x80 more fragments follow), data (counted)
     WS_CLOSE = 0x08  # u16 close code, UTF-8 reason
     WINDOW = 0x09  # u32 window increment; stream 0 is the connection window
     RESET = 0x0A  # u16 code (an HTTP status or WebSocket close code), UTF-8 reason
@@ -206,21 +206,72 @@ def check_path(path: Any) -> str:
     return path
 
 
+TEXT = 0x01
+MORE = 0x80  # more fragments of this message follow
+MAX_MESSAGE = 16 << 20  # a reassembled WebSocket message, like the daemon's own limit
+PIECE = 64 * 1024  # fragment size: large for throughput, small enough to share a window
+
+
 def message_frame(stream: int, message: bytes | str) -> Frame:
+    """A whole message as one final fragment (use :func:`message_frames` to split)."""
     if isinstance(message, str):
-        return Frame(Kind.WS_MESSAGE, stream, b"\x01" + message.encode("utf-8"))
+        return Frame(Kind.WS_MESSAGE, stream, bytes([TEXT]) + message.encode("utf-8"))
     return Frame(Kind.WS_MESSAGE, stream, b"\x00" + message)
 
 
+def message_frames(stream: int, message: bytes | str, piece: int = PIECE) -> list[Frame]:
+    """A WebSocket message as WS_MESSAGE fragments of at most ``piece`` bytes each; every
+    fragment but the last has the MORE bit, all carry the text bit of the message."""
+    text = isinstance(message, str)
+    data = message.encode("utf-8") if isinstance(message, str) else message
+    flag = TEXT if text else 0
+    chunks = [data[i : i + piece] for i in range(0, len(data), piece)] or [b""]
+    last = len(chunks) - 1
+    return [
+        Frame(Kind.WS_MESSAGE, stream, bytes([flag | (MORE if i < last else 0)]) + chunk)
+        for i, chunk in enumerate(chunks)
+    ]
+
+
 def decode_message(payload: bytes) -> bytes | str:
-    if not payload or payload[0] not in (0, 1):
-        raise ChannelError("websocket message: first byte must be 0 (binary) or 1 (text)")
-    if payload[0] == 1:
+    """A single-fragment message (tests and simple peers); see :class:`MessageAssembler`."""
+    assembler = MessageAssembler()
+    message = assembler.feed(payload)
+    if message is None:
+        raise ChannelError("websocket message: a fragment, not a whole message")
+    return message
+
+
+class MessageAssembler:
+    """Joins WS_MESSAGE fragments of one stream back into messages."""
+
+    def __init__(self, limit: int = MAX_MESSAGE) -> None:
+        self.limit = limit
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._text: bool | None = None
+
+    def feed(self, payload: bytes) -> bytes | str | None:
+        if not payload or payload[0] & ~(TEXT | MORE) & 0xFF:
+            raise ChannelError("websocket message: flag byte must be 0x00/0x01, +0x80 for MORE")
+        text = bool(payload[0] & TEXT)
+        if self._text is not None and text != self._text:
+            raise ChannelError("websocket message: fragments disagree on text or binary")
+        self._text = text
+        self._size += len(payload) - 1
+        if self._size > self.limit:
+            raise ChannelError(f"websocket message over {self.limit} bytes")
+        self._parts.append(payload[1:])
+        if payload[0] & MORE:
+            return None
+        data = b"".join(self._parts)
+        self._parts, self._size, self._text = [], 0, None
+        if not text:
+            return data
         try:
-            return payload[1:].decode("utf-8")
+            return data.decode("utf-8")
         except UnicodeDecodeError:
             raise ChannelError("websocket text message is not UTF-8") from None
-    return payload[1:]
 
 
 def close_frame(kind: Kind, stream: int, code: int, reason: str = "") -> Frame:

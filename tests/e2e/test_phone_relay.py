@@ -141,3 +141,66 @@ async def test_relay_restart_mid_output_loses_nothing(
         numbers = [int(n) for n in re.findall(rb"L(\d+)\r\n", received)]
         assert numbers == list(range(1, lines + 1))
         assert phone.connection.tunnel.connects >= 2  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+async def test_a_stalled_phone_does_not_stall_another(
+    client: LoopsyClient, relay: RelayProcess
+) -> None:
+    """Phone 1's link stops reading while its session pours out output; phone 2 keeps
+    working, phone 1 is not dropped, and when its link flows again nothing is missing."""
+    from tests.wiretap import Wiretap
+
+    lines = 1_000_000  # ~7.9 MB: far more than every window and socket buffer on the way
+    await client.relay.configure(relay.url)
+    await wait_connected(client)
+    offer1, offer2 = await client.phones.pair(), await client.phones.pair()
+    stalled_id = await pair_phone(offer1.url, offer1.code, name="stalled")
+    tap = Wiretap(relay.port)
+    await tap.start()
+    try:
+        from dataclasses import replace
+
+        stalled = LoopsyClient(
+            TunnelConnection(replace(stalled_id, relay_url=f"http://127.0.0.1:{tap.port}"))
+        )
+        healthy = await paired_phone_from(offer2.url, offer2.code)
+        async with stalled, healthy:
+            info = await stalled.sessions.create(
+                argv=["sh", "-c", f"read go; seq 1 {lines}; echo END"]
+            )
+            async with stalled.sessions.attach(info.id, offset=0) as pour:
+                await pour.send_input("go\r")
+                tap.hold()
+                shell = await healthy.sessions.create(argv=["sh"])
+                seen = b""
+                async with healthy.sessions.attach(shell.id, offset=0) as stream:
+                    await stream.send_input("echo still-$((40 + 2))\r")
+                    with anyio.fail_after(20):
+                        async for frame in stream:
+                            if isinstance(frame, Output):
+                                seen += frame.data
+                                if b"still-42" in seen:
+                                    break
+                assert stalled.connection.tunnel.connected  # type: ignore[attr-defined]
+                tap.release()
+                received = b""
+                with anyio.move_on_after(60) as scope:
+                    async for frame in pour:
+                        assert not isinstance(frame, Snapshot)
+                        if isinstance(frame, Output):
+                            received += frame.data
+                        if b"END" in received:
+                            break
+                assert not scope.cancelled_caught, (
+                    f"stalled after {len(received)} bytes {received[-100:]!r}"
+                )
+            numbers = [int(n) for n in re.findall(rb"(\d+)\r\n", received.split(b"go\r\n", 1)[-1])]
+            assert numbers == list(range(1, lines + 1))
+            assert pour.reconnects == 0
+    finally:
+        await tap.stop()
+
+
+async def paired_phone_from(url: str, code: str) -> LoopsyClient:
+    return LoopsyClient(TunnelConnection(await pair_phone(url, code, name="healthy")))

@@ -178,3 +178,31 @@ def test_relay_auth_parsing() -> None:
     with pytest.raises(ProtocolError):
         relay.parse_auth(["loopsy.phone.0123456789abcdef"])
     assert relay.offered_protocols(["a, b", "c"]) == ["a", "b", "c"]
+
+
+@given(st.one_of(st.binary(max_size=3000), st.text(max_size=1500)), st.integers(1, 700))
+def test_fragmented_messages_reassemble(message: bytes | str, piece: int) -> None:
+    assembler = tunnel.MessageAssembler()
+    frames = tunnel.message_frames(9, message, piece=piece)
+    assert all(len(f.payload) <= piece + 1 for f in frames)
+    results = [assembler.feed(f.payload) for f in frames]
+    assert results[:-1] == [None] * (len(frames) - 1)
+    assert results[-1] == message
+
+
+def test_fragment_rules() -> None:
+    assembler = tunnel.MessageAssembler(limit=10)
+    assert assembler.feed(b"\x81abc") is None
+    with pytest.raises(ChannelError, match="disagree"):
+        assembler.feed(b"\x00def")
+    assembler = tunnel.MessageAssembler(limit=10)
+    assembler.feed(b"\x80" + b"x" * 8)
+    with pytest.raises(ChannelError, match="over 10 bytes"):
+        assembler.feed(b"\x00" + b"x" * 8)
+    with pytest.raises(ChannelError, match="flag byte"):
+        tunnel.MessageAssembler().feed(b"\x40x")
+    with pytest.raises(ChannelError, match="a fragment"):
+        tunnel.decode_message(b"\x80abc")
+    text = tunnel.message_frames(1, "é" * 3, piece=1)  # split inside a UTF-8 sequence
+    assembler = tunnel.MessageAssembler()
+    assert [assembler.feed(f.payload) for f in text][-1] == "ééé"

@@ -198,6 +198,8 @@ def tunnel_vectors() -> list[dict[str, Any]]:
         ("websocket accept", tunnel.accept_frame(5, "loopsy.stream.1")),
         ("websocket text", tunnel.message_frame(5, "héllo")),
         ("websocket binary", tunnel.message_frame(5, b"\x00\xff")),
+        ("websocket fragment, more follow", tunnel.message_frames(5, "abcdef", piece=4)[0]),
+        ("websocket fragment, last", tunnel.message_frames(5, "abcdef", piece=4)[1]),
         ("websocket close", tunnel.close_frame(tunnel.Kind.WS_CLOSE, 5, 1000, "bye")),
         ("stream window", tunnel.window_frame(5, 65536)),
         ("connection window", tunnel.window_frame(0, 524288)),

@@ -41,6 +41,7 @@ class _Stream:
     accepted: bool = False
     finished: bool = False  # we sent END / WS_CLOSE / RESET
     task: asyncio.Task[None] | None = None
+    assembler: tunnel.MessageAssembler = field(default_factory=tunnel.MessageAssembler)
 
 
 class TunnelServer:
@@ -100,10 +101,12 @@ class TunnelServer:
         elif kind == Kind.END and not stream.websocket:
             stream.inbox.append({"type": "http.request", "body": b"", "more_body": False})
         elif kind == Kind.WS_MESSAGE and stream.websocket:
-            message = tunnel.decode_message(frame.payload)
+            message = stream.assembler.feed(frame.payload)
+            self._give_back(ident, len(frame.payload))
+            if message is None:
+                return  # more fragments follow
             key = "text" if isinstance(message, str) else "bytes"
             stream.inbox.append({"type": "websocket.receive", key: message})
-            self._give_back(ident, len(frame.payload))
         elif kind in (Kind.WS_CLOSE, Kind.RESET):
             code, _ = tunnel.decode_close(frame.payload)
             event = "websocket.disconnect" if stream.websocket else "http.disconnect"
@@ -226,11 +229,11 @@ class TunnelServer:
         self, stream: _Stream, kind: Kind, payload: bytes, *, text: bool = False
     ) -> None:
         if kind == Kind.WS_MESSAGE:
-            # A WebSocket message is never split: it waits for a window that fits it whole.
-            framed = (b"\x01" if text else b"\x00") + payload
-            await self._wait_window(stream, len(framed), whole=True)
-            self.flow.sent(stream.ident, len(framed))
-            self._queue(Frame(kind, stream.ident, framed))
+            message: bytes | str = payload.decode("utf-8") if text else payload
+            for fragment in tunnel.message_frames(stream.ident, message):
+                await self._wait_window(stream, len(fragment.payload), whole=True)
+                self.flow.sent(stream.ident, len(fragment.payload))
+                self._queue(fragment)
             return
         view = memoryview(payload)
         while view:
@@ -241,8 +244,6 @@ class TunnelServer:
             self._queue(Frame(kind, stream.ident, piece))
 
     async def _wait_window(self, stream: _Stream, size: int, *, whole: bool) -> int:
-        if whole and size > min(self.flow.stream_window, MAX_PLAINTEXT - tunnel.HEADER.size):
-            raise ChannelError(f"a {size}-byte WebSocket message does not fit one frame")
         while True:
             if self._closed:
                 raise asyncio.CancelledError
