@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from loopsy.home import LoopsyHome
     from loopsy.protocol.status import Status
 
-CHECK_MODULES = ("loopsy.cli.doctor_checks",)
+CHECK_MODULES = ("loopsy.cli.doctor_checks", "loopsy.cli.doctor_mesh")
 
 Outcome = Literal["ok", "warn", "fail"]
 

@@ -209,3 +209,27 @@ def test_status_shows_the_mesh_listener(two_clis: tuple[Cli, Cli]) -> None:
     mesh = [x["address"] for x in status["listeners"] if x["kind"] == "mesh"]
     assert len(mesh) == 1 and mesh[0].startswith("127.0.0.1:")
     assert "mesh:" in a("status").stdout
+
+
+def test_doctor_checks_mcp_and_peers(two_clis: tuple[Cli, Cli], tmp_path: Path) -> None:
+    a, b = two_clis
+    for cli in (a, b):
+        cli.env = {**cli.env, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "x")}
+    (tmp_path / ".cursor").mkdir()
+
+    def checks(cli: Cli) -> dict[str, dict[str, str]]:
+        report = json.loads(cli("doctor", "--json", check=False).stdout)
+        return {c["name"]: c for c in report["checks"]}
+
+    before = checks(a)
+    assert before["mcp"]["status"] == "warn" and "Cursor" in before["mcp"]["message"]
+    assert before["mcp"]["hint"] == "run `loopsy mcp install`"
+    assert before["peers"]["status"] == "ok" and "no paired peers" in before["peers"]["message"]
+    a("mcp", "install")
+    pair_with_cli(a, b)
+    after = checks(a)
+    assert after["mcp"]["status"] == "ok" and "Cursor" in after["mcp"]["message"]
+    assert after["peers"]["status"] == "ok" and "1 paired, all online" in after["peers"]["message"]
+    b("stop")
+    gone = checks(a)
+    assert gone["peers"]["status"] == "warn" and "beta (unreachable)" in gone["peers"]["message"]
