@@ -41,9 +41,11 @@ from bench.pty_measure import (  # noqa: E402
     pss_mb,
 )
 from bench.pty_transports import OpenSsh, Raw, RawAsync, SyncConn, Ttyd  # noqa: E402
+from bench.relay_transport import LoopsyRelay  # noqa: E402
 
 TRANSPORTS: dict[str, Any] = {
     "raw": Raw, "asyncio": RawAsync, "ssh": OpenSsh, "ttyd": Ttyd, "loopsy": Loopsy,
+    "relay": LoopsyRelay,
 }
 STEP_SECONDS = 180.0  # the most any one measurement may take
 
