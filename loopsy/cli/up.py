@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--relay-port", type=int, default=8787, help="local relay port (8787)")
     p.add_argument("--port", type=int, help="daemon TCP port (default: server.port)")
+    p.add_argument("--lan", action="store_true", help="daemon also listens on the LAN (opt-in)")
     p.add_argument("--ttl", type=float, default=300, help="pairing offer lifetime, seconds")
     p.add_argument("--no-pair", action="store_true", help="start everything, skip the QR code")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -116,6 +117,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     start = [sys.executable, "-m", "loopsy", "start"]
     if args.port is not None:
         start += ["--port", str(args.port)]
+    if args.lan:
+        start.append("--lan")
     started = subprocess.run(start, capture_output=True, text=True, check=False)
     if started.returncode != 0:
         sys.stderr.write(started.stderr)
