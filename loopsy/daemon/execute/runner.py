@@ -253,14 +253,12 @@ def group_alive(pgid: int) -> bool:
     are reparented to init, which may take its time to reap them; a zombie is finished, so
     on Linux /proc tells them apart. Elsewhere, ``killpg(pgid, 0)`` (zombies count)."""
     try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False  # the usual answer, without reading /proc
+    try:
         entries = os.listdir("/proc")
     except OSError:
-        entries = []
-    if not entries:
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
         return True
     for entry in entries:
         if not entry.isdigit():
