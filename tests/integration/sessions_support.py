@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import anyio
+
 from loopsy.client import LoopsyClient
 from loopsy.client.attach import Attachment
 from loopsy.protocol import stream
@@ -14,14 +16,15 @@ async def read_until(client: LoopsyClient, ref: str, marker: bytes, since: int =
     """Long-poll the output route until ``marker`` shows; returns the offset after it."""
     seen = b""
     offset = since
-    for _ in range(200):
-        out = await client.sessions.read(ref, offset, wait=5.0)
-        seen += out.data.encode()
-        offset = out.next
-        if marker in seen:
-            return offset
-        if out.exited:
-            break
+    with anyio.move_on_after(30):
+        for _ in range(1000):
+            out = await client.sessions.read(ref, offset, wait=5.0)
+            seen += out.data.encode()
+            offset = out.next
+            if marker in seen:
+                return offset
+            if out.exited:
+                break
     raise AssertionError(f"{marker!r} never appeared; saw {seen[-300:]!r}")
 
 
