@@ -289,6 +289,13 @@ async function serveApp(request: Request, env: Env, url: URL): Promise<Response>
   if (env.ASSETS !== undefined) {
     const inner = new URL(url.pathname.slice("/app".length) || "/", url.origin);
     const response = await env.ASSETS.fetch(new Request(inner, request));
+    const location = response.headers.get("location");
+    if (location !== null && location.startsWith("/")) {
+      // The assets live at the root of their own space; the page is at /app.
+      const moved = new Response(response.body, response);
+      moved.headers.set("location", `/app${location}`);
+      return moved;
+    }
     if (response.status !== 404) return response;
     if (inner.pathname !== "/" && inner.pathname !== "/index.html") {
       throw new ApiProblem(404, "not_found", "Not Found");
