@@ -54,6 +54,8 @@ class App {
       text: () => this.terminals.text(),
       renderer: () => this.terminals.current()?.term.renderer ?? null,
       offset: () => this.terminals.current()?.term.renderedOffset ?? null,
+      lastAttach: () => this.terminals.current()?.term.lastAttach ?? null,
+      savedOffset: () => this.terminals.current()?.term.savedOffset ?? null,
     };
   }
 

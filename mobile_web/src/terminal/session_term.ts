@@ -19,10 +19,33 @@ const THEME = {
   cursor: "#f0c674",
   selectionBackground: "#3b4252",
 };
-const SAVE_AFTER_MS = 1000;
+const FONT_FAMILY = 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace';
+const FONT_SIZE = 13;
+const SAVE_AFTER_MS = 300;
 const IDLE_ACK_MS = 100;
 const SCROLLBACK = 5000;
 const SAVED_SCROLLBACK = 1000;
+
+/**
+ * The terminal size a new session should start with, before any terminal exists: what
+ * fits the screen, rounded down. Starting at the phone's width matters: a line printed
+ * before the phone attaches is not reflowed when the size changes, so a wider start would
+ * cut it.
+ */
+export function estimateSize(): { cols: number; rows: number } {
+  const context = document.createElement("canvas").getContext("2d");
+  let cell = FONT_SIZE * 0.6;
+  if (context) {
+    context.font = `${FONT_SIZE}px ${FONT_FAMILY}`;
+    cell = context.measureText("W".repeat(20)).width / 20 || cell;
+  }
+  const width = (window.visualViewport?.width ?? window.innerWidth) - 28; // padding, scrollbar
+  const height = (window.visualViewport?.height ?? window.innerHeight) - 120; // tabs, key bar
+  return {
+    cols: Math.max(20, Math.min(s.MAX_COLS, Math.floor(width / cell))),
+    rows: Math.max(8, Math.min(s.MAX_ROWS, Math.floor(height / Math.ceil(FONT_SIZE * 1.2)))),
+  };
+}
 
 let webglVerdict: boolean | null = null;
 
@@ -63,6 +86,9 @@ export class SessionTerm {
   private restored: Promise<void>;
   private triedOffset = false;
   state: TermState = "detached";
+  savedOffset: number | null = null;
+  /** How the last attach went: resumed at an offset, or a snapshot (for tests, bench). */
+  lastAttach: { offset: number | null; snapshot: boolean } = { offset: null, snapshot: false };
   renderer: "webgl" | "dom" = "dom";
   /** Input transform (sticky modifiers from the key bar). */
   transformInput: (data: string) => string = (d) => d;
@@ -73,8 +99,8 @@ export class SessionTerm {
     this.element.dataset.session = sessionId;
     parent.append(this.element);
     this.term = new Terminal({
-      fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
-      fontSize: 13,
+      fontFamily: FONT_FAMILY,
+      fontSize: FONT_SIZE,
       scrollback: SCROLLBACK,
       theme: THEME,
       allowProposedApi: true,
@@ -133,6 +159,7 @@ export class SessionTerm {
       const offset = this.tracker.offset;
       const fresh = offset === null;
       this.triedOffset = !fresh;
+      this.lastAttach = { offset, snapshot: false };
       socket.send(s.encodeAttach(fresh ? 0 : offset, this.term.cols, this.term.rows, fresh));
     };
     socket.onmessage = (data, size) => {
@@ -164,6 +191,7 @@ export class SessionTerm {
         this.setState("live", "");
         return;
       case "snapshot":
+        this.lastAttach.snapshot = true;
         this.tracker.snapshot(frame.offset);
         this.rendered = frame.offset;
         // RIS in-band, so it lands after any output still queued in xterm, not before it
@@ -253,6 +281,7 @@ export class SessionTerm {
     };
     try {
       await saveScreen(this.sessionId, screen);
+      this.savedOffset = screen.offset;
     } catch {
       /* storage full or private mode: resuming falls back to the daemon's snapshot */
     }

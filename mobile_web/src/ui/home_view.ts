@@ -3,6 +3,7 @@
 // commands added, edited and removed from here.
 import type { AgentInfo, Api, SessionInfo } from "../api.js";
 import { ApiError } from "../net/mux.js";
+import { estimateSize } from "../terminal/session_term.js";
 import type { LinkState } from "../net/connection.js";
 import { joinArgv, splitArgv } from "./argv.js";
 import { h, replace } from "./dom.js";
@@ -24,6 +25,9 @@ export class HomeView {
   private cwd = "";
   private autoApprove = false;
   private editing: AgentInfo | "new" | null = null;
+  private deferred = false;
+  // what is typed in the pin form survives re-renders (events redraw the screen)
+  private draft = { name: "", label: "", command: "", cwd: "" };
 
   constructor(private readonly nodeName: string, private readonly handlers: HomeHandlers) {
     this.render();
@@ -104,6 +108,20 @@ export class HomeView {
   }
 
   render(): void {
+    // never redraw under a field being typed in (it would lose focus and close the
+    // phone's keyboard): redraw when the field is left
+    const focused = document.activeElement;
+    if (focused instanceof HTMLInputElement && focused.type !== "radio" && focused.type !== "checkbox" && this.element.contains(focused)) {
+      if (!this.deferred) {
+        this.deferred = true;
+        focused.addEventListener("blur", () => {
+          this.deferred = false;
+          // let a click that caused the blur (Save, Start) run against the current DOM first
+          setTimeout(() => this.render(), 0);
+        }, { once: true });
+      }
+      return;
+    }
     const [cls, text] = this.stateText();
     const online = this.state.kind === "online";
     replace(
@@ -243,8 +261,7 @@ export class HomeView {
         ...(agent ? { agent: agent.name } : {}),
         ...(this.cwd.trim() ? { cwd: this.cwd.trim() } : {}),
         ...(this.autoApprove ? { auto_approve: true } : {}),
-        cols: 80,
-        rows: 24,
+        ...estimateSize(),
       });
       this.notice = "";
       if (info.state === "pending") {
@@ -262,28 +279,39 @@ export class HomeView {
 
   private edit(target: AgentInfo | "new" | null): void {
     this.editing = target;
+    const agent = target === "new" || target === null ? null : target;
+    this.draft = {
+      name: agent?.name ?? "",
+      label: agent?.label ?? "",
+      command: agent ? joinArgv(agent.argv) : "",
+      cwd: agent?.cwd ?? "",
+    };
     this.render();
   }
 
   private pinForm(): HTMLElement {
     const agent = this.editing === "new" ? null : this.editing;
-    const name = h("input", { id: "pin-name", value: agent?.name ?? "", disabled: Boolean(agent), placeholder: "tests" });
-    const label = h("input", { id: "pin-label", value: agent?.label ?? "", placeholder: "Run the tests" });
-    const command = h("input", {
-      id: "pin-command",
-      value: agent ? joinArgv(agent.argv) : "",
-      placeholder: "npm test -- --watch",
-      autocapitalize: "off",
-      autocorrect: "off",
-      spellcheck: false,
-    });
-    const dir = h("input", { id: "pin-cwd", value: agent?.cwd ?? "", placeholder: "working directory (optional)" });
+    const field = (key: keyof HomeView["draft"], props: Record<string, unknown>) =>
+      h("input", {
+        ...props,
+        id: `pin-${key}`,
+        value: this.draft[key],
+        autocapitalize: "off",
+        autocorrect: "off",
+        spellcheck: false,
+        oninput: (e: Event) => (this.draft[key] = (e.target as HTMLInputElement).value),
+      });
+    const name = field("name", { disabled: Boolean(agent), placeholder: "tests" });
+    const label = field("label", { placeholder: "Run the tests" });
+    const command = field("command", { placeholder: "npm test -- --watch" });
+    const dir = field("cwd", { placeholder: "working directory (optional)" });
     const save = async () => {
       if (!this.api) return;
       try {
-        const argv = splitArgv(command.value);
+        const { name, label, command, cwd } = this.draft;
+        const argv = splitArgv(command);
         if (!argv.length) throw new Error("type the command to run");
-        const pinned = await this.api.pin(name.value.trim(), label.value.trim() || name.value.trim(), argv, dir.value.trim() || null);
+        const pinned = await this.api.pin(name.trim(), label.trim() || name.trim(), argv, cwd.trim() || null);
         this.editing = null;
         this.selected = pinned.name;
         this.notice = "";

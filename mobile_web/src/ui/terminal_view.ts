@@ -135,13 +135,18 @@ export class TerminalView {
     for (const tab of this.tabs.values()) void tab.term.saveNow();
   }
 
-  /** The active terminal's text (buffer lines, trailing blanks trimmed): for tests and bench. */
+  /** The active terminal's text, one logical line per line (soft-wrapped rows joined). */
   text(): string {
     const term = this.current()?.term.term;
     if (!term) return "";
     const buffer = term.buffer.active;
     const lines: string[] = [];
-    for (let y = 0; y < buffer.length; y++) lines.push(buffer.getLine(y)?.translateToString(true) ?? "");
+    for (let y = 0; y < buffer.length; y++) {
+      const line = buffer.getLine(y);
+      const text = line?.translateToString(true) ?? "";
+      if (line?.isWrapped && lines.length) lines[lines.length - 1] += text;
+      else lines.push(text);
+    }
     while (lines.length && lines[lines.length - 1] === "") lines.pop();
     return lines.join("\n");
   }

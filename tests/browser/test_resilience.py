@@ -1,0 +1,95 @@
+"""Through page reloads and relay restarts the phone loses no byte and doubles none."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser.phone import Phone
+from tests.browser.stack import Stack
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def numbered(text: str, prefix: str) -> list[int]:
+    return [int(m) for m in re.findall(rf"^{prefix}-(\d+)$", text, re.MULTILINE)]
+
+
+def wait_file(path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_closed_page_reopens_with_what_came_meanwhile_once(stack: Stack, phone: Phone) -> None:
+    phone.pair(stack.pair_offer())
+    phone.start("shell")
+    phone.wait_prompt()
+    phone.type("echo before-close\r")
+    phone.wait_text(r"^before-close$")
+    phone.page.wait_for_function(  # the page keeps its screen and offset as it goes
+        "() => { const d = window.loopsyDebug; return d.savedOffset() === d.offset(); }"
+    )
+    done = stack.root / "meanwhile.done"
+    phone.type(f"sleep 1; for i in $(seq 1 60); do echo tick-$i; done; touch {done}\r")
+    app = phone.page.url
+    phone.page.close()  # the tab is closed while the command still sleeps
+    wait_file(done)
+
+    phone.reopen(app)
+    phone.wait_live()
+    text = phone.wait_text(r"^tick-60$")
+    resumed = phone.page.evaluate("window.loopsyDebug.lastAttach()")
+    assert resumed["offset"] > 0 and not resumed["snapshot"], "resumed from the saved offset"
+    assert numbered(text, "tick") == list(range(1, 61))
+    assert len(re.findall(r"^before-close$", text, re.MULTILINE)) == 1
+    phone.shot("reopened")
+
+
+def test_relay_restart_while_printing_loses_nothing(stack: Stack, phone: Phone) -> None:
+    if stack.relay is None:
+        pytest.skip("the relay under test is external: it cannot be restarted from here")
+    phone.pair(stack.pair_offer())
+    phone.start("shell")
+    phone.wait_prompt()
+    phone.page.evaluate(
+        """() => {
+          window.linkStates = [];
+          new MutationObserver(() => window.linkStates.push(document.body.dataset.link))
+            .observe(document.body, { attributes: true, attributeFilter: ["data-link"] });
+        }"""
+    )
+    phone.type("for i in $(seq 1 400); do echo R-$i; sleep 0.01; done; echo END-R\r")
+    phone.wait_text(r"^R-40$")
+    stack.restart_relay()  # SIGKILL mid-output, then start again on the same port and data
+    text = phone.wait_text(r"^END-R$", timeout=60_000)
+    states = phone.page.evaluate("window.linkStates")
+    resumed = phone.page.evaluate("window.loopsyDebug.lastAttach()")
+    assert resumed["offset"] > 0 and not resumed["snapshot"], "resumed by offset, no snapshot"
+    assert "online" in states and any(s != "online" for s in states), states
+    assert numbered(text, "R") == list(range(1, 401))
+    phone.shot("after-restart")
+
+
+def test_tabs_keep_their_own_screens(stack: Stack, phone: Phone) -> None:
+    phone.pair(stack.pair_offer())
+    phone.start("shell")
+    phone.wait_prompt()
+    phone.type("echo first-tab-marker\r")
+    phone.wait_text(r"^first-tab-marker$")
+    phone.page.click("#tab-home")
+    phone.start("shell")
+    phone.wait_prompt()
+    phone.type("echo second-tab-marker\r")
+    phone.wait_text(r"^second-tab-marker$")
+    assert "first-tab-marker" not in phone.text()
+    tabs = phone.page.locator(".tabs .tab-name")
+    assert tabs.count() == 2
+    tabs.nth(0).click()
+    text = phone.wait_text(r"^first-tab-marker$")
+    assert "second-tab-marker" not in text
+    phone.shot("two-tabs")
