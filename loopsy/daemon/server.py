@@ -186,7 +186,13 @@ def _bind_mesh(services: Services, options: ServeOptions) -> socket.socket | Non
     mesh_config = services.config.current.mesh
     if services.mesh is None or not (options.lan or mesh_config.listen):
         return None
-    sock = bind_tcp(mesh_config.host, mesh_config.port)
+    try:
+        sock = bind_tcp(mesh_config.host, mesh_config.port)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"peer listener (mesh.port): {exc.message}",
+            hint="set mesh.port (and mesh.host) in config.yaml; 0 picks any free port",
+        ) from None
     services.mesh.host = mesh_config.host
     services.mesh.port = sock.getsockname()[1]
     services.background.extend(services.mesh.background(advertise=options.lan))

@@ -88,6 +88,15 @@ class Discovery:
         self._wake = anyio.Event()
 
     async def run(self) -> None:
+        """Announce and browse until cancelled. mDNS is a convenience: if the network will
+        not have it (no multicast, no interface), say so in the log and let the daemon run
+        on; `loopsy peers add` still works."""
+        try:
+            await self._announce_and_browse()
+        except (OSError, RuntimeError, ValueError) as exc:
+            log.warning("mDNS discovery is off: %s (use `loopsy peers add HOST`)", exc)
+
+    async def _announce_and_browse(self) -> None:
         me = self.hello()
         info = AsyncServiceInfo(
             SERVICE_TYPE,

@@ -184,3 +184,18 @@ def test_init_registers_mcp_when_asked(cli: Cli, tmp_path: Path) -> None:
     assert "loopsy" not in json.loads((tmp_path / ".gemini" / "settings.json").read_text()).get(
         "mcpServers", {}
     )
+
+
+def test_mesh_port_in_use_is_a_clear_error(cli: Cli) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        config = load_config(cli.home)
+        config.mesh.listen, config.mesh.host, config.mesh.port = True, "127.0.0.1", port
+        save_config(cli.home, config)
+        result = cli("start", "--port", "0", check=False)
+    assert result.returncode == 1
+    assert f"peer listener (mesh.port): port {port}" in result.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from loopsy.mesh.discovery import SERVICE_TYPE, instance_name, lan_addresses, parse_txt, txt_record
 from loopsy.protocol.peers import NodeHello
 
@@ -40,3 +42,24 @@ def test_announced_addresses() -> None:
     assert lan_addresses("10.0.0.7") == ["10.0.0.7"]
     found = lan_addresses("0.0.0.0")
     assert (found and all(not a.startswith("127.") for a in found)) or found == ["127.0.0.1"]
+
+
+@pytest.mark.anyio
+async def test_discovery_that_cannot_start_leaves_the_daemon_running(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from loopsy.mesh import discovery
+
+    class NoMulticast:
+        def __init__(self, **kwargs: object) -> None:
+            raise OSError("no multicast here")
+
+    monkeypatch.setattr(discovery, "AsyncZeroconf", NoMulticast)
+    found = discovery.Discovery(
+        registry=None,  # type: ignore[arg-type]
+        hello=lambda: HELLO,
+        port=lambda: 19533,
+        bind_host=lambda: "127.0.0.1",
+    )
+    await found.run()  # returns instead of taking the daemon's task group down
+    assert "mDNS discovery is off: no multicast here" in caplog.text
