@@ -24,9 +24,11 @@ class Phone:
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         page.on(
             "console",
-            lambda msg: self.errors.append(f"console: {msg.text}")
-            if msg.type == "error" and "Content Security Policy" in msg.text
-            else None,
+            lambda msg: (
+                self.errors.append(f"console: {msg.text}")
+                if msg.type == "error" and "Content Security Policy" in msg.text
+                else None
+            ),
         )
         self.page = page
         return page
