@@ -7,7 +7,8 @@ command never stalls on a full pipe), and a streaming sink applies backpressure 
 at a time. When the command ends — exit, timeout or cancel — the group gets SIGTERM, then
 SIGKILL after a grace period, and the process is always reaped (no zombies).
 
-The event loop's own subprocess support does the waiting, so nothing here blocks it.
+Spawning is a vfork (``child.py``); waiting and reading go through the event loop, so a
+command never blocks it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from loopsy.daemon.execute.child import Child
 from loopsy.protocol.errors import ApiError, BadRequest, Forbidden, NotFound
 from loopsy.protocol.execute import STDERR, STDOUT
 
@@ -83,8 +85,9 @@ class Run:
     def __init__(
         self,
         spec: RunSpec,
-        process: asyncio.subprocess.Process,
+        process: Child,
         pipes: dict[int, tuple[asyncio.StreamReader, asyncio.BaseTransport]],
+        stdin_fd: int | None,
         started: float,
     ) -> None:
         self.spec = spec
@@ -93,6 +96,7 @@ class Run:
         self.started = started
         self.cancel_requested = False
         self._pipes = pipes
+        self._stdin_fd = stdin_fd
         self._scope: anyio.CancelScope | None = None
         self._reading_since: dict[int, float | None] = {STDOUT: None, STDERR: None}
 
@@ -103,10 +107,11 @@ class Run:
         started = time.monotonic()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        in_r, in_w = os.pipe() if spec.stdin is not None else (None, None)
         try:
-            process = await asyncio.create_subprocess_exec(
-                *spec.argv,
-                stdin=asyncio.subprocess.PIPE if spec.stdin is not None else subprocess.DEVNULL,
+            child = Child.spawn(
+                spec.argv,
+                stdin=in_r if in_r is not None else subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=err_w,
                 cwd=spec.cwd,
@@ -115,15 +120,17 @@ class Run:
                 close_fds=True,
             )
         except OSError as exc:
-            for fd in (out_r, err_r):
-                os.close(fd)
+            for fd in (out_r, err_r, in_w):
+                if fd is not None:
+                    os.close(fd)
             raise spawn_error(spec, exc) from None
         finally:
-            os.close(out_w)
-            os.close(err_w)
+            for fd in (out_w, err_w, in_r):
+                if fd is not None:
+                    os.close(fd)
         pipes: dict[int, tuple[asyncio.StreamReader, asyncio.BaseTransport]] = {}
-        # Our own read transports (not the subprocess's), so a pipe held open by a process
-        # that escaped the group can be closed once the command is over.
+        # Our own read transports, so a pipe held open by a process that escaped the group
+        # can be closed once the command is over.
         for stream, fd in ((STDOUT, out_r), (STDERR, err_r)):
             reader = asyncio.StreamReader(limit=2 * CHUNK)
             transport, _ = await loop.connect_read_pipe(
@@ -131,7 +138,7 @@ class Run:
                 os.fdopen(fd, "rb", buffering=0),
             )
             pipes[stream] = (reader, transport)
-        return cls(spec, process, pipes, started)
+        return cls(spec, child, pipes, in_w, started)
 
     def cancel(self) -> None:
         self.cancel_requested = True
@@ -178,6 +185,9 @@ class Run:
                     await self._end_group()
             for _, transport in self._pipes.values():
                 transport.close()
+            if self._stdin_fd is not None:
+                os.close(self._stdin_fd)
+                self._stdin_fd = None
         code = self.process.returncode
         assert code is not None
         return Outcome(
@@ -216,14 +226,22 @@ class Run:
                     self._pipes[stream][1].close()
 
     async def _feed(self, data: bytes) -> None:
-        writer = self.process.stdin
-        assert writer is not None
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            for offset in range(0, len(data), CHUNK):
-                writer.write(data[offset : offset + CHUNK])
-                await writer.drain()
-        with contextlib.suppress(OSError):
-            writer.close()
+        fd = self._stdin_fd
+        assert fd is not None
+        try:
+            os.set_blocking(fd, False)
+            view = memoryview(data)
+            while view:
+                await anyio.wait_writable(fd)
+                try:
+                    view = view[os.write(fd, view[:CHUNK]) :]
+                except BlockingIOError:
+                    continue
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the command exited, or closed its stdin, without reading it all
+        finally:
+            os.close(fd)
+            self._stdin_fd = None
 
     async def _end_group(self) -> None:
         """SIGTERM the whole group; give the leader (and anything it left behind) the grace
