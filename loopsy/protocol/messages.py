@@ -17,7 +17,7 @@ from loopsy.protocol.models import RequestModel, ResponseModel
 DEFAULT_TTL = 86400.0  # a day: a message nobody reads in a day is stale
 MAX_TTL = 30 * 86400.0
 MAX_BODY_CHARS = 256 << 10
-MESSAGE_ID = r"^[A-Za-z0-9_.-]{1,64}$"
+MESSAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 DeliveryState = Literal["pending", "delivered", "acked", "failed"]
 

@@ -3,13 +3,12 @@ is always the authenticated caller: a peer's node id, or this node for local cal
 
 from __future__ import annotations
 
+import re
 from typing import Any
-
-from pydantic import Field
 
 from loopsy.daemon.endpoints import Call, endpoint
 from loopsy.daemon.messages import Messages
-from loopsy.protocol.errors import Unavailable
+from loopsy.protocol.errors import Unavailable, ValidationFailed
 from loopsy.protocol.messages import (
     MESSAGE_ID,
     AckNotice,
@@ -22,7 +21,6 @@ from loopsy.protocol.messages import (
     OutboxEntry,
     SendMessage,
 )
-from loopsy.protocol.models import RequestModel
 
 OWNER = ("local", "key", "phone")
 PEER = ("peer",)
@@ -30,8 +28,11 @@ TAGS = ("messages",)
 MAX_BODY = 512 << 10
 
 
-class _Id(RequestModel):
-    id: str = Field(pattern=MESSAGE_ID)
+def message_id(call: Call[Any, Any]) -> str:
+    found = call.path_param("id")
+    if not re.fullmatch(MESSAGE_ID, found):
+        raise ValidationFailed(f"{found[:80]!r} is not a message id (letters, digits, _ . -)")
+    return found
 
 
 def messages_of(call: Call[Any, Any]) -> Messages:
@@ -103,7 +104,7 @@ async def check_inbox(call: Call[None, InboxQuery]) -> InboxList:
 )
 async def ack_message(call: Call[None, None]) -> AckResult:
     """Marks it processed and tells the sender (``ack:<this node>`` there)."""
-    msg_id = _Id(id=call.path_param("id")).id
+    msg_id = message_id(call)
     return await messages_of(call).ack(msg_id)
 
 
@@ -131,7 +132,7 @@ async def receive_ack(call: Call[AckNotice, None]) -> OutboxEntry:
 )
 async def get_outbox(call: Call[None, None]) -> OutboxEntry:
     """pending, delivered, acked or failed."""
-    return messages_of(call).outbox(_Id(id=call.path_param("id")).id)
+    return messages_of(call).outbox(message_id(call))
 
 
 @endpoint(

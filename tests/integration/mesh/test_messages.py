@@ -121,3 +121,77 @@ async def test_removed_peer_is_refused_at_once(start_node: StartNode) -> None:
     assert response.status_code == 401
     sent = await b.client.messages.send("alpha", "after removal")
     assert sent.state == "failed" and "not paired here" in (sent.last_error or "")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"to": "beta", "body": "x" * (300 << 10)},  # over 256 KiB
+        {"to": "beta", "body": "x", "id": "../../etc"},
+        {"to": "beta", "body": "x", "id": "a" * 65},
+        {"to": "beta", "body": "x", "type": "no spaces"},
+        {"to": "beta", "body": "x", "ttl": 0},
+        {"to": "beta", "body": "x", "ttl": 10**9},
+        {"to": "beta", "body": "x", "from": "someone"},
+        {"body": "x"},
+    ],
+)
+async def test_send_refuses_bad_messages(start_node: StartNode, body: dict[str, object]) -> None:
+    from loopsy.protocol.errors import ApiError
+
+    a, b = await paired(start_node)
+    with pytest.raises(ApiError) as refused:
+        await a.client.request("POST", "/messages", json_body=body)
+    assert refused.value.status in (413, 422)
+    assert await b.client.messages.inbox() == []
+    assert (await a.client.context.list("outbox:")).entries == []
+
+
+async def test_message_routes_refuse_traversal_and_unknown_ids(start_node: StartNode) -> None:
+    from loopsy.protocol.errors import ApiError, NotFound
+
+    a, _ = await paired(start_node)
+    for msg_id in ("..", "../ack", "x y", "%2e%2e"):
+        with pytest.raises(ApiError) as refused:
+            await a.client.messages.ack(msg_id)
+        assert refused.value.status in (404, 422)
+    with pytest.raises(NotFound):
+        await a.client.messages.outbox("never-sent")
+    with pytest.raises(NotFound, match="no peer named"):
+        await a.client.messages.send("nobody", "hi")
+    assert (await a.client.messages.last_ack("beta")).id is None
+
+
+async def test_delivery_to_the_wrong_node_and_id_theft(start_node: StartNode) -> None:
+    from loopsy.protocol.errors import BadRequest
+
+    a, b = await paired(start_node)
+    c = await start_node("gamma")
+    await pair(c, b)
+    first = await a.client.messages.send("beta", "from alpha", id="shared-id")
+    assert first.state == "delivered"
+    async with await peer_client(c.client, "beta") as remote:
+        msg = {"id": "shared-id", "to": b.id, "ts": 1.0, "type": "text", "body": "evil", "ttl": 60}
+        with pytest.raises(Conflict, match="another sender"):
+            await remote.request("POST", "/messages/inbox", json_body=msg)
+        with pytest.raises(BadRequest, match="not"):
+            await remote.request("POST", "/messages/inbox", json_body={**msg, "to": a.id})
+    (kept,) = await b.client.messages.inbox()
+    assert (kept.envelope.body, kept.envelope.from_) == ("from alpha", a.id)
+
+
+async def test_sending_is_rate_limited(start_node: StartNode) -> None:
+    from loopsy.protocol.errors import RateLimited
+
+    a, b = await paired(start_node)
+
+    def low(config):  # type: ignore[no-untyped-def]
+        config.rate_limits.context = 3
+        return config
+
+    a.services.config.update(low)
+    for n in range(3):
+        await a.client.messages.send("beta", n)
+    with pytest.raises(RateLimited):
+        await a.client.messages.send("beta", "one too many")
+    assert len(await b.client.messages.inbox()) == 3

@@ -201,3 +201,21 @@ async def test_pinned_certificate_protects_calls(start_node: StartNode) -> None:
             await remote.status()
     (info,) = await b.client.peers.list(refresh=True)
     assert info.status == "offline" and "certificate" in (info.last_error or "")
+
+
+async def test_a_window_takes_five_attempts_at_most(start_node: StartNode) -> None:
+    a = await start_node("alpha")
+    await a.client.peers.pairing_listen(60)
+    async with mesh_http(a) as http:
+        for n in range(5):
+            init = Initiator(f"flood-{n}", secrets.token_bytes(32), secrets.token_bytes(32))
+            body = {"node_id": f"flood-{n}", "name": "flood", "commitment": init.commit()}
+            answer = await http.post("/pair/commit", json=body)
+            assert answer.status_code == 200
+            abort = await http.post("/pair/abort", json={"pair_id": answer.json()["pair_id"]})
+            assert abort.status_code == 200
+        init = Initiator("flood-5", secrets.token_bytes(32), secrets.token_bytes(32))
+        body = {"node_id": "flood-5", "name": "flood", "commitment": init.commit()}
+        refused = await http.post("/pair/commit", json=body)
+    assert refused.status_code == 403 and "too many" in refused.json()["error"]["message"]
+    assert (await a.client.peers.pairing_status()).state == "failed"
