@@ -1,0 +1,64 @@
+"""What every tab of the dashboard shares: the client it reads through, the clock, a
+reload worker, and how a failed call is shown."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from textual.app import App, SystemCommand
+from textual.containers import Vertical
+from textual.dom import DOMNode
+from textual.widget import Widget
+
+from loopsy.protocol.errors import LoopsyError
+
+if TYPE_CHECKING:
+    from loopsy.client import LoopsyClient
+
+
+class Dashboard(Protocol):
+    """The app as its panels see it."""
+
+    client: LoopsyClient
+    clock: Callable[[], float]
+
+
+def dashboard(node: DOMNode) -> Dashboard:
+    return cast(Dashboard, node.app)
+
+
+@contextlib.contextmanager
+def reporting(node: Widget | App[Any], what: str) -> Iterator[None]:
+    """Show a failed daemon call as a notification instead of ending the worker."""
+    try:
+        yield
+    except LoopsyError as exc:
+        hint = f"\n{exc.hint}" if exc.hint else ""
+        node.notify(f"{exc.message}{hint}", title=f"{what} failed", severity="error")
+
+
+class Panel(Vertical):
+    """One tab. ``TOPICS``: the daemon event topics that concern it."""
+
+    TOPICS: frozenset[str] = frozenset()
+
+    @property
+    def client(self) -> LoopsyClient:
+        return dashboard(self).client
+
+    def now(self) -> float:
+        return dashboard(self).clock()
+
+    def reload(self) -> object:
+        """Read the panel's data again (runs a worker)."""
+        return None
+
+    def apply_event(self, event: dict[str, Any]) -> None:
+        """A daemon event of one of ``TOPICS``: by default, read the data again."""
+        self.reload()
+
+    def commands(self) -> Iterable[SystemCommand]:
+        """This tab's entries in the command palette."""
+        return ()
