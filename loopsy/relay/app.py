@@ -432,6 +432,17 @@ class Relay:
             await asyncio.sleep(30)
 
 
+# The phone client's policy (also in mobile_web/static/index.html as a <meta>): its own
+# bundled script only, no eval, connections only to this relay's origin (ws/wss included),
+# no framing. Styles allow 'unsafe-inline' because xterm.js writes <style> elements.
+APP_CSP = (
+    b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; "
+    b"form-action 'none'; frame-ancestors 'none'"
+)
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -441,6 +452,9 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        path = str(scope.get("path", ""))
+        csp = APP_CSP if path == "/app" or path.startswith("/app/") else API_CSP
+
         async def add_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
@@ -448,6 +462,7 @@ class SecurityHeaders:
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
                     (b"x-frame-options", b"DENY"),
+                    (b"content-security-policy", csp),
                 ]
                 message = {**message, "headers": headers}
             await send(message)

@@ -17,10 +17,13 @@ class Phone:
         self.context = context
         self.name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
         self.errors: list[str] = []
+        self.requests: list[str] = []  # every URL the page asked for (HTTP and WebSocket)
         self.page = self.new_page()
 
     def new_page(self) -> Page:
         page = self.context.new_page()
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("websocket", lambda ws: self.requests.append(ws.url))
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         page.on(
             "console",

@@ -49,6 +49,12 @@ def test_pair_then_shell_echo_and_vim(stack: Stack, phone: Phone) -> None:
     phone.wait_text(r"[$#] $")
     assert "loopsy in vim" not in phone.text().split("\n")[-1]
 
+    # everything came from the relay itself: no CDN, no third-party origin
+    origin = stack.relay_url.split("://", 1)[1]
+    foreign = [u for u in phone.requests if u.split("://", 1)[1].split("/", 1)[0] != origin]
+    assert not foreign, foreign
+    assert any(u.startswith("ws") for u in phone.requests)
+
 
 def test_wrong_code_counts_and_used_link_is_refused(stack: Stack, phone: Phone) -> None:
     offer = stack.pair_offer()
@@ -79,9 +85,13 @@ def test_wrong_code_counts_and_used_link_is_refused(stack: Stack, phone: Phone) 
         second.close()
 
 
-def test_damaged_link_says_so(stack: Stack, phone: Phone) -> None:
+def test_damaged_link_says_so_and_the_page_is_locked_down(stack: Stack, phone: Phone) -> None:
     offer = stack.pair_offer()
     page = phone.page
-    page.goto(offer["url"][:-5])
+    response = page.goto(offer["url"][:-5])
+    assert response is not None
+    csp = response.headers.get("content-security-policy", "")
+    assert "script-src 'self'" in csp and "connect-src 'self'" in csp, csp
+    assert "unsafe-eval" not in csp and "frame-ancestors 'none'" in csp, csp
     page.wait_for_selector("#pair-error:has-text('damaged')")
     assert "#" not in page.url
