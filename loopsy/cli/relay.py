@@ -56,6 +56,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.set_defaults(handler=cmd_status)
 
+    from loopsy.cli import relay_deploy  # `loopsy relay deploy`: the Cloudflare Worker
+
+    relay_deploy.register(sub)
+
     relay.set_defaults(handler=lambda args: relay.print_help() or 2)
 
 

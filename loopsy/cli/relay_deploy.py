@@ -1,0 +1,442 @@
+"""``loopsy relay deploy``: put the relay (relay/, the Cloudflare Worker) on your own
+Cloudflare account in one command, the Python counterpart of ``npx @loopsy/deploy-relay``.
+
+Steps: find wrangler; ask for a worker name and an optional custom domain; ``wrangler
+deploy`` from relay/ (wrangler runs its own browser login the first time); make sure the
+Worker has a PAIR_TOKEN_SECRET (32 random bytes, given to ``wrangler secret put`` on its
+stdin — never in argv, the environment, a file or a log); save the URL to
+``$LOOPSY_HOME/relay.json``; offer to point the daemon at it.
+
+A re-deploy keeps the Worker's secret (Cloudflare keeps secrets across deploys; we check
+with ``wrangler secret list``) unless ``--rotate-secret``, which signs out every device and
+phone of that relay (see relay/src/keys.ts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loopsy.protocol.errors import LoopsyError
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_DIR = ROOT / "relay"
+APP_DIR = ROOT / "mobile_web" / "dist"
+WRANGLER_ENV = "LOOPSY_WRANGLER"
+SECRET_NAME = "PAIR_TOKEN_SECRET"  # noqa: S105 (a name, not a secret)
+REGISTRATION_NAME = "REGISTRATION_SECRET"
+DEFAULT_NAME = "loopsy-relay"
+WORKER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+WORKERS_DEV_URL = re.compile(r"https://[a-z0-9.-]+\.workers\.dev\b")
+CUSTOM_DOMAIN = re.compile(r"^\s+([a-z0-9.-]+\.[a-z]{2,63})\s+\(custom domain\b", re.MULTILINE)
+HEALTH_WAIT = 60.0
+
+
+@dataclass(frozen=True)
+class Wrangler:
+    """How to run wrangler: an executable, or ``npx wrangler``."""
+
+    command: tuple[str, ...]
+    source: str  # "relay/node_modules", "PATH", "npx" or "LOOPSY_WRANGLER"
+
+
+def find_wrangler(worker_dir: Path, environ: dict[str, str] | None = None) -> Wrangler | None:
+    """relay/'s pinned wrangler, else one on PATH, else None (the caller may offer npx)."""
+    env = os.environ if environ is None else environ
+    chosen = env.get(WRANGLER_ENV)
+    if chosen:
+        return Wrangler((chosen,), WRANGLER_ENV)
+    pinned = worker_dir / "node_modules" / ".bin" / "wrangler"
+    if pinned.is_file() and os.access(pinned, os.X_OK):
+        return Wrangler((str(pinned),), "relay/node_modules")
+    found = shutil.which("wrangler", path=env.get("PATH"))
+    if found:
+        return Wrangler((found,), "PATH")
+    return None
+
+
+@dataclass(frozen=True)
+class Deployed:
+    url: str
+    workers_dev: str | None
+    domains: tuple[str, ...]
+
+
+def parse_deploy_output(text: str) -> Deployed | None:
+    """The relay's URL from ``wrangler deploy``'s output (``Published`` in wrangler 2 and early
+    3, ``Deployed <name> triggers`` since): a custom domain first, else the workers.dev URL."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    dev = WORKERS_DEV_URL.search(plain)
+    domains = tuple(dict.fromkeys(m.group(1) for m in CUSTOM_DOMAIN.finditer(plain)))
+    if domains:
+        return Deployed(f"https://{domains[0]}", dev.group(0) if dev else None, domains)
+    if dev:
+        return Deployed(dev.group(0), dev.group(0), ())
+    return None
+
+
+FAILURES: list[tuple[re.Pattern[str], str, str]] = [
+    (
+        re.compile(
+            r"not authenticated|not logged in|CLOUDFLARE_API_TOKEN|Failed to fetch auth token"
+            r"|Authentication error|Invalid access token|code: 10000",
+            re.IGNORECASE,
+        ),
+        "wrangler is not logged in to Cloudflare",
+        "run `npx wrangler login` in relay/ (it opens your browser), or set CLOUDFLARE_API_TOKEN,"
+        " then run `loopsy relay deploy` again",
+    ),
+    (
+        re.compile(r"register a workers\.dev subdomain", re.IGNORECASE),
+        "your Cloudflare account has no workers.dev subdomain yet",
+        "open the Workers page of the Cloudflare dashboard once to pick one, then deploy again",
+    ),
+    (
+        re.compile(
+            r"already (?:taken|in use|exists)|is taken|not available|conflict",
+            re.IGNORECASE,
+        ),
+        "that name or domain is taken",
+        "choose another worker name (--name) or custom domain (--domain)",
+    ),
+    (
+        re.compile(
+            r"ENOTFOUND|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|fetch failed|getaddrinfo"
+            r"|network|socket hang up",
+            re.IGNORECASE,
+        ),
+        "wrangler could not reach Cloudflare",
+        "check this machine's internet connection (and any proxy), then deploy again",
+    ),
+]
+
+
+def explain_failure(step: str, output: str) -> LoopsyError:
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    for pattern, message, hint in FAILURES:
+        if pattern.search(plain):
+            return LoopsyError(f"{step} failed: {message}", hint=hint)
+    tail = " | ".join(line.strip() for line in plain.strip().splitlines()[-4:] if line.strip())
+    return LoopsyError(
+        f"{step} failed" + (f": {tail}" if tail else ""),
+        hint="the lines above are wrangler's own; `npx wrangler whoami` checks the login",
+    )
+
+
+class Runner:
+    """Runs wrangler in relay/, echoing its output (the login link included) to stderr."""
+
+    def __init__(self, wrangler: Wrangler, worker_dir: Path, echo: Callable[[str], None]) -> None:
+        self.wrangler = wrangler
+        self.worker_dir = worker_dir
+        self.echo = echo
+        self.env = {**os.environ, "WRANGLER_SEND_METRICS": "false"}
+
+    def run(self, args: Sequence[str], *, stdin: str | None = None) -> tuple[int, str]:
+        command = [*self.wrangler.command, *args]
+        try:
+            proc = subprocess.Popen(
+                command,
+                cwd=self.worker_dir,
+                env=self.env,
+                stdin=subprocess.PIPE if stdin is not None else None,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
+        except OSError as exc:
+            raise LoopsyError(
+                f"cannot run {command[0]}: {exc.strerror}", hint=INSTALL_HINT
+            ) from None
+        if stdin is not None:
+            assert proc.stdin is not None
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        lines: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            self.echo(line.rstrip("\n"))
+        return proc.wait(), "".join(lines)
+
+
+INSTALL_HINT = (
+    "install Node.js 20+, then `npm ci` in relay/ (scripts/setup does it), or "
+    "`npm install -g wrangler`"
+)
+
+
+def load_saved(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def ask(question: str, default: str, *, assume: bool) -> str:
+    if assume or not sys.stdin.isatty():
+        return default
+    shown = f" [{default}]" if default else ""
+    try:
+        answer = input(f"{question}{shown}: ").strip()
+    except EOFError:
+        return default
+    return answer or default
+
+
+def confirm(question: str, *, default: bool, assume: bool) -> bool:
+    if assume:
+        return True
+    if not sys.stdin.isatty():
+        return default
+    try:
+        answer = input(f"{question} [{'Y/n' if default else 'y/N'}] ").strip().lower()
+    except EOFError:
+        return default
+    return default if not answer else answer in ("y", "yes")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "deploy",
+        help="deploy the relay to your Cloudflare account (a Worker, free tier)",
+        description="Deploy relay/ (the Cloudflare Worker) with wrangler, give it a fresh "
+        "PAIR_TOKEN_SECRET through stdin, save the URL to $LOOPSY_HOME/relay.json and offer "
+        "to point the daemon at it. Re-deploying keeps the secret unless --rotate-secret.",
+    )
+    p.add_argument("--name", help=f"worker name (default: the last one, else {DEFAULT_NAME})")
+    p.add_argument("--domain", help="custom domain on a zone of yours, e.g. relay.example.com")
+    p.add_argument("-y", "--yes", action="store_true", help="no questions: take the defaults")
+    p.add_argument(
+        "--rotate-secret",
+        action="store_true",
+        help="give the Worker a new PAIR_TOKEN_SECRET (signs out every device and phone)",
+    )
+    p.add_argument(
+        "--lock-registration",
+        action="store_true",
+        help="also set a REGISTRATION_SECRET, so only daemons that know it can register",
+    )
+    p.add_argument("--no-configure", action="store_true", help="leave the daemon's relay.url alone")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="build the Worker bundle into --outdir without uploading (offline)",
+    )
+    p.add_argument("--outdir", help="where --dry-run writes the bundle (default: a temp dir)")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=HEALTH_WAIT,
+        metavar="SECONDS",
+        help=f"how long to wait for the new relay to answer (default {HEALTH_WAIT:.0f}; 0 skips)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=cmd_deploy)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    import secrets
+
+    from loopsy.cli.output import emit_json, fields, note, say
+    from loopsy.home import LoopsyHome, write_atomic
+
+    worker_dir = WORKER_DIR
+    if not (worker_dir / "wrangler.toml").is_file():
+        raise LoopsyError(
+            f"the Worker's source is not at {worker_dir}",
+            hint="deploy from a source checkout of Loopsy (the relay/ directory)",
+        )
+    wrangler = find_wrangler(worker_dir)
+    if wrangler is None:
+        npx = shutil.which("npx")
+        if npx is None or not confirm(
+            "wrangler is not installed; run it through `npx wrangler`?", default=True,
+            assume=args.yes,
+        ):  # fmt: skip
+            raise LoopsyError("wrangler (Cloudflare's CLI) is not installed", hint=INSTALL_HINT)
+        wrangler = Wrangler((npx, "--yes", "wrangler@4"), "npx")
+    runner = Runner(wrangler, worker_dir, note)
+
+    home = LoopsyHome.from_env()
+    saved = load_saved(home.relay_file)
+    name = (args.name or ask("Worker name", str(saved.get("worker") or DEFAULT_NAME),
+                             assume=args.yes)).strip().lower()  # fmt: skip
+    if not WORKER_NAME.fullmatch(name):
+        raise LoopsyError(
+            f"{name!r} is not a worker name",
+            hint="use 1-63 lowercase letters, digits and dashes, not starting or ending with '-'",
+        )
+    domain = args.domain
+    if domain is None and not args.dry_run:
+        domain = ask("Custom domain (optional; Enter for none)", str(saved.get("domain") or ""),
+                     assume=args.yes)  # fmt: skip
+    domain = (domain or "").strip().lower().removeprefix("https://").rstrip("/") or None
+    if domain is not None and not HOSTNAME.fullmatch(domain):
+        raise LoopsyError(f"{domain!r} is not a host name", hint="e.g. relay.example.com")
+
+    deploy_args = ["deploy", "--name", name]
+    if domain:
+        deploy_args += ["--domain", domain]
+    no_app = not (APP_DIR / "index.html").is_file()
+    empty_assets: tempfile.TemporaryDirectory[str] | None = None
+    if no_app:
+        note("!! the phone client (mobile_web/dist) is not built: /app will say so.")
+        note("   Build it first (scripts/setup) for a relay phones can use.")
+        if not args.dry_run and not confirm("Deploy without it?", default=False, assume=args.yes):
+            raise LoopsyError("the phone client is not built", hint="run scripts/setup first")
+        empty_assets = tempfile.TemporaryDirectory(prefix="loopsy-no-app-")
+        deploy_args += ["--assets", empty_assets.name]
+
+    try:
+        if args.dry_run:
+            outdir = args.outdir or tempfile.mkdtemp(prefix="loopsy-relay-bundle-")
+            note(f"==> building the Worker bundle into {outdir} (wrangler deploy --dry-run)")
+            code, output = runner.run([*deploy_args, "--dry-run", "--outdir", outdir])
+            if code != 0:
+                raise explain_failure("wrangler deploy --dry-run", output)
+            if args.json:
+                emit_json({"dry_run": True, "worker": name, "outdir": outdir})
+            else:
+                say(f"Bundle built in {outdir}")
+            return 0
+
+        note(f"==> deploying worker {name!r} with wrangler ({wrangler.source})")
+        code, output = runner.run(deploy_args)
+        if code != 0:
+            raise explain_failure("wrangler deploy", output)
+    finally:
+        if empty_assets is not None:
+            empty_assets.cleanup()
+    deployed = parse_deploy_output(output)
+    if deployed is None:
+        raise LoopsyError(
+            "wrangler deployed, but its output named no URL",
+            hint=f"find the URL in the Cloudflare dashboard, then `loopsy relay configure <url>`"
+            f" (worker {name!r})",
+        )
+
+    note("==> checking the Worker's secrets")
+    code, listing = runner.run(["secret", "list", "--name", name, "--format", "json"])
+    if code != 0:
+        raise explain_failure("wrangler secret list", listing)
+    existing = secret_names(listing)
+    rotate = args.rotate_secret and SECRET_NAME in existing
+    if rotate and not confirm(
+        "Rotating PAIR_TOKEN_SECRET signs out every device and phone of this relay. Go on?",
+        default=False, assume=args.yes,
+    ):  # fmt: skip
+        raise LoopsyError("secret rotation cancelled; nothing else changed on the relay")
+    if SECRET_NAME not in existing or args.rotate_secret:
+        note(f"==> setting {SECRET_NAME} (a new random secret, through stdin)")
+        put_secret(runner, name, SECRET_NAME, secrets.token_urlsafe(32))
+        secret_state = "rotated" if rotate else "new"
+    else:
+        note(f"==> keeping the Worker's {SECRET_NAME} (--rotate-secret makes a new one)")
+        secret_state = "kept"  # noqa: S105 (a state, not a secret)
+    registration: str | None = None
+    if args.lock_registration:
+        registration = secrets.token_urlsafe(32)
+        note(f"==> setting {REGISTRATION_NAME} (through stdin)")
+        put_secret(runner, name, REGISTRATION_NAME, registration)
+
+    record = {
+        "url": deployed.url,
+        "worker": name,
+        "domain": domain,
+        "workers_dev_url": deployed.workers_dev,
+        "deployed_at": time.time(),
+    }
+    home.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_atomic(home.relay_file, json.dumps(record, indent=2) + "\n", mode=0o600)
+
+    healthy = wait_healthy(deployed.url, note, timeout=args.wait) if args.wait > 0 else False
+    configured = False
+    if not args.no_configure and confirm(
+        f"Point this machine's daemon at {deployed.url}?", default=True, assume=args.yes
+    ):
+        configure_daemon(deployed.url, registration)
+        configured = True
+
+    result = {**record, "secret": secret_state, "healthy": healthy, "configured": configured}
+    if args.json:
+        emit_json(result)
+        return 0
+    fields(
+        [
+            ("relay", deployed.url),
+            ("worker", name),
+            ("secret", f"{SECRET_NAME} {secret_state}"),
+            ("answering", "yes" if healthy else "not yet (a new workers.dev name takes a minute)"),
+            ("daemon", "configured" if configured else f"`loopsy relay configure {deployed.url}`"),
+            ("saved to", str(home.relay_file)),
+        ]
+    )
+    say("Next: `loopsy mobile pair` and scan the QR code with your phone.")
+    return 0
+
+
+def secret_names(listing: str) -> set[str]:
+    """Names from ``wrangler secret list --format json`` (output may carry log lines too)."""
+    start = listing.find("[")
+    if start < 0:
+        return set()
+    try:
+        value = json.JSONDecoder().raw_decode(listing[start:])[0]
+    except ValueError:
+        return set()
+    return {str(item["name"]) for item in value if isinstance(item, dict) and "name" in item}
+
+
+def put_secret(runner: Runner, worker: str, key: str, value: str) -> None:
+    code, output = runner.run(["secret", "put", key, "--name", worker], stdin=value + "\n")
+    if code != 0:
+        raise explain_failure(f"wrangler secret put {key}", output)
+
+
+def wait_healthy(url: str, note: Callable[[str], None], timeout: float = HEALTH_WAIT) -> bool:
+    import httpx
+
+    note(f"==> waiting for {url}/v1/health")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            r = httpx.get(f"{url}/v1/health", timeout=5)
+            if r.status_code == 200 and r.json().get("ok") is True:
+                return True
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(2)
+    return False
+
+
+def configure_daemon(url: str, registration_secret: str | None) -> None:
+    """``loopsy relay configure`` semantics: the running daemon at once, else config.yaml."""
+    from loopsy.cli.connect import with_client
+    from loopsy.config import load_config, save_config
+    from loopsy.home import LoopsyHome
+    from loopsy.protocol.errors import DaemonNotRunning
+
+    try:
+        with_client(lambda c: c.relay.configure(url, registration_secret=registration_secret))
+    except DaemonNotRunning:
+        home = LoopsyHome.from_env()
+        config = load_config(home)
+        config.relay.url = url
+        if registration_secret is not None:
+            config.relay.registration_secret = registration_secret
+        save_config(home, config)
