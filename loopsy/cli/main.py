@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "loopsy.cli.logs",
     "loopsy.cli.pair",
     "loopsy.cli.peers",
+    "loopsy.cli.messages",
     "loopsy.cli.mcp",
     "loopsy.cli.relay",
     "loopsy.cli.phones",

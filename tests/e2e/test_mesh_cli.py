@@ -60,6 +60,14 @@ def test_pair_call_and_revoke_with_the_cli(two_clis: tuple[Cli, Cli], tmp_path: 
     assert "on--x" in ran.stdout
     assert b("session", "list", "--peer", "alpha", "--json").stdout.strip() == "[]"
 
+    sent = json.loads(b("msg", "send", "alpha", '{"job": 7}', "--type", "task", "--json").stdout)
+    assert sent["state"] == "delivered"
+    inbox = a("msg", "inbox").stdout
+    assert sent["envelope"]["id"] in inbox and '{"job": 7}' in inbox
+    assert "the sender knows" in a("msg", "ack", sent["envelope"]["id"]).stdout
+    assert "acked" in b("msg", "status", sent["envelope"]["id"]).stdout
+    assert a("msg", "inbox").stdout.strip() == "The inbox is empty."
+
     a_id = peers[0]["id"]
     status = json.loads(b("peers", "status", a_id, "--json").stdout)
     assert status["status"] == "online"
