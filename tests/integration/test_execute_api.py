@@ -221,3 +221,12 @@ async def test_every_route_is_in_openapi(client: LoopsyClient) -> None:
     assert "get" in paths["/api/v1/execute/jobs"]
     assert "delete" in paths["/api/v1/execute/jobs/{job_id}"]
     assert paths["/api/v1/execute/stream"]["get"]["x-websocket"] is True
+
+
+@pytest.mark.parametrize("job_id", ["..", "../../etc", "x" * 5000, "%00", "é", "-1"])
+async def test_cancel_with_odd_ids_is_a_clean_404(client: LoopsyClient, job_id: str) -> None:
+    with pytest.raises(NotFound) as missing:
+        await client.execute.cancel(job_id)
+    # "../../etc" holds a "/" (sent as %2F): no route matches it at all.
+    assert missing.value.message.startswith(("no running job", "no such route"))
+    assert await client.execute.jobs() == []

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -46,6 +45,13 @@ from loopsy.daemon.execute.commands import (
     RunStdinScript,
     Uncertain,
 )
+from loopsy.daemon.execute.programs import (
+    Program,
+    find_program,
+    identities,
+    identity,
+    read_script,
+)
 from loopsy.daemon.execute.shell_lexer import ShellSyntaxError
 from loopsy.daemon.execute.shell_scan import UNKNOWN_INPUT, FromFile, FromText, Stdin, scan
 from loopsy.daemon.execute.wrappers import MULTI_CALL, inner_commands
@@ -54,7 +60,6 @@ from loopsy.protocol.errors import Forbidden, NotFound
 SHELL = "/bin/sh"
 MAX_STEPS = 2000
 MAX_DEPTH = 24
-MAX_SCRIPT_BYTES = 1 << 20
 DEFAULT_PATH = "/bin:/usr/bin"  # what execvp searches when PATH is unset
 
 # Shell builtins that start no program: allowed inside an allowed shell's command string.
@@ -86,17 +91,6 @@ class Refused(Forbidden):
         super().__init__(f"refused: {message}", hint=hint)
 
 
-@dataclass(frozen=True)
-class Program:
-    invoked: str  # the name as written (its last path component)
-    path: str | None  # where lookup found it; None when nowhere
-    real: str | None  # ``path`` with every symlink resolved
-
-    @property
-    def real_name(self) -> str | None:
-        return os.path.basename(self.real) if self.real else None
-
-
 @dataclass
 class Context:
     cwd: str
@@ -109,49 +103,6 @@ class Context:
     functions: frozenset[str] = frozenset()
 
 
-def find_program(word: str, *, cwd: str, path_var: str) -> str | None:
-    """Where ``execvp`` would find ``word``: a path as written, or the first executable
-    file of that name on ``path_var``; None if there is none."""
-    if "/" in word:
-        candidate = word if os.path.isabs(word) else os.path.join(cwd, word)
-        return candidate if _is_executable(candidate) else None
-    for directory in path_var.split(os.pathsep):
-        base = directory or "."
-        candidate = os.path.join(base if os.path.isabs(base) else os.path.join(cwd, base), word)
-        if _is_executable(candidate):
-            return candidate
-    return None
-
-
-def _is_executable(path: str) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)
-
-
-def _identity(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
-
-
-def _identities(
-    names: Sequence[str], search_path: str, *, multi_call: bool
-) -> dict[tuple[int, int], str]:
-    found: dict[tuple[int, int], str] = {}
-    for name in names:
-        path = name if os.path.isabs(name) else find_program(name, cwd="/", path_var=search_path)
-        if path is None:
-            continue
-        real = os.path.realpath(path)
-        if not multi_call and os.path.basename(real) in MULTI_CALL:
-            continue  # rm -> busybox: denying busybox's file would deny every applet
-        identity = _identity(real)
-        if identity is not None:
-            found.setdefault(identity, name)
-    return found
-
-
 class Checker:
     """Judges one request; holds the step budget that bounds the work it may cost."""
 
@@ -161,8 +112,8 @@ class Checker:
         self.denylist = tuple(denylist)
         self.allowlist = None if allowlist is None else tuple(allowlist)
         self.steps = 0
-        self._denied_files = _identities(self.denylist, search_path, multi_call=False)
-        self._allowed_files = _identities(self.allowlist or (), search_path, multi_call=True)
+        self._denied_files = identities(self.denylist, search_path, multi_call=False)
+        self._allowed_files = identities(self.allowlist or (), search_path, multi_call=True)
         self._allowed_names = {os.path.basename(n) for n in self.allowlist or ()}
 
     # -- argv ---------------------------------------------------------------------------
@@ -204,7 +155,7 @@ class Checker:
             if name is not None and self._denied_name(name):
                 raise Refused(f"`{name}` is on execution.denylist{_through(via)}", hint=DENY_HINT)
         if program.real is not None and program.real_name not in MULTI_CALL:
-            entry = self._denied_files.get(_identity(program.real) or (-1, -1))
+            entry = self._denied_files.get(identity(program.real) or (-1, -1))
             if entry is not None:
                 raise Refused(
                     f"`{program.invoked}` is {program.real}, the same program as `{entry}`, "
@@ -223,7 +174,7 @@ class Checker:
                 f"{_through(via)}",
                 hint=ALLOW_HINT,
             )
-        if _identity(program.real) not in self._allowed_files:
+        if identity(program.real) not in self._allowed_files:
             raise Refused(
                 f"`{program.invoked}` ({program.real}) is not on execution.allowlist"
                 f"{_through(via)}",
@@ -376,20 +327,6 @@ class Checker:
 
 def _through(via: tuple[str, ...]) -> str:
     return f" (run through {' → '.join(via)})" if via else ""
-
-
-def read_script(path: str, cwd: str) -> str | None:
-    """A script's text if it is a readable regular file of sane size, else None (never
-    opens a FIFO or device, which could block)."""
-    full = path if os.path.isabs(path) else os.path.join(cwd, path)
-    try:
-        st = os.stat(full)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_SCRIPT_BYTES:
-            return None
-        with open(full, "rb") as f:
-            return f.read(MAX_SCRIPT_BYTES).decode("utf-8", errors="replace")
-    except OSError:
-        return None
 
 
 def approve(
