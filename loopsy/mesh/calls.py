@@ -1,5 +1,6 @@
-"""The daemon calling a paired peer's daemon (message delivery, acknowledgements): pinned
-TLS and the credential that peer issued, as the client's peer connection does."""
+"""The daemon calling another daemon: a paired peer (message delivery, acknowledgements)
+with pinned TLS and the credential that peer issued, as the client's peer connection does;
+or, while pairing, a daemon nothing is pinned for yet."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import httpx
 from loopsy.mesh.health import base_url
 from loopsy.protocol.errors import ApiError, Unavailable, api_error_from
 from loopsy.protocol.peers import PeerEndpoint
-from loopsy.protocol.tls_pin import pinned_context
+from loopsy.protocol.tls_pin import der_fingerprint, pinned_context, unverified_context
 
 CALL_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
@@ -39,3 +40,53 @@ async def peer_post(endpoint: PeerEndpoint, path: str, body: dict[str, Any]) -> 
         error: ApiError = api_error_from(response.status_code, data)
         raise error
     return data
+
+
+# -- before pairing: nothing is pinned yet (the pairing steps carry their own encryption)
+
+
+def unpinned_http(host: str, port: int) -> httpx.AsyncClient:
+    base = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    return httpx.AsyncClient(
+        base_url=f"{base}/api/v1",
+        verify=unverified_context(),
+        timeout=httpx.Timeout(15.0, connect=5.0),
+    )
+
+
+async def post_step(
+    http: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    *,
+    check: bool = True,
+    limit: float | None = None,
+) -> httpx.Response:
+    try:
+        response = await http.post(
+            url, json=body, timeout=limit if limit is not None else httpx.USE_CLIENT_DEFAULT
+        )
+    except httpx.HTTPError as exc:
+        if not check:
+            return httpx.Response(599)
+        raise Unavailable(
+            f"cannot reach {http.base_url.host}:{http.base_url.port}: {exc or type(exc).__name__}",
+            hint="is `loopsy pair` running there, and was it started with --lan?",
+        ) from None
+    if check and response.status_code >= 400:
+        try:
+            body_json = response.json()
+        except ValueError:
+            body_json = None
+        error = api_error_from(response.status_code, body_json)
+        # said by the other daemon about itself: name it, so "this machine" is not ambiguous
+        error.message = f"{http.base_url.host}:{http.base_url.port} says: {error.message}"
+        raise error
+    return response
+
+
+def tls_fingerprint(response: httpx.Response) -> str | None:
+    stream = response.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    return der_fingerprint(der) if der else None

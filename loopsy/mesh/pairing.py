@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import httpx
 from pydantic import ValidationError
 
+from loopsy.mesh.calls import post_step, tls_fingerprint, unpinned_http
 from loopsy.mesh.certificate import PeerCertificate
 from loopsy.mesh.registry import PeerRegistry
 from loopsy.protocol.errors import (
@@ -30,8 +30,6 @@ from loopsy.protocol.errors import (
     Forbidden,
     NotFound,
     ProtocolError,
-    Unavailable,
-    api_error_from,
 )
 from loopsy.protocol.peer_pairing import (
     MAX_WRONG_CODES,
@@ -50,7 +48,6 @@ from loopsy.protocol.peers import (
     PairReveal,
     PairSealed,
 )
-from loopsy.protocol.tls_pin import der_fingerprint, unverified_context
 
 log = logging.getLogger("loopsy.mesh")
 
@@ -321,9 +318,9 @@ class Pairing:
             name=self.identity.name(),
             commitment=initiator.commit(),
         )
-        async with _peer_http(host, port) as http:
-            response = await _post(http, "/pair/commit", body.model_dump())
-            seen = _tls_fingerprint(response)
+        async with unpinned_http(host, port) as http:
+            response = await post_step(http, "/pair/commit", body.model_dump())
+            seen = tls_fingerprint(response)
             try:
                 answer = PairAnswer.model_validate_json(response.content)
                 initiator.receive_answer(
@@ -331,7 +328,7 @@ class Pairing:
                 )
             except (ValidationError, ProtocolError) as exc:
                 raise BadRequest(f"{host}:{port} answered the pairing oddly: {exc}") from None
-            await _post(http, "/pair/reveal", {"pair_id": answer.pair_id, **initiator.reveal()})
+            await post_step(http, "/pair/reveal", {"pair_id": answer.pair_id, **initiator.reveal()})
         self._run = _Run(initiator, host, port, answer.name, seen)
         self._notify()
         return self.status()
@@ -341,14 +338,14 @@ class Pairing:
         if run is None or run.state != "code_ready":
             raise Conflict("no pairing is waiting for a code", hint="run `loopsy pair HOST` first")
         init = run.initiator
-        async with _peer_http(run.host, run.port) as http:
+        async with unpinned_http(run.host, run.port) as http:
             if not accept or (code is not None and not init.check_code(code)):
                 if not accept or init.state is PairingState.FAILED:
                     init.fail()
                     run.state = "failed"
                     run.error = "the code was rejected" if not accept else "too many wrong codes"
                     self._notify()
-                    await _post(http, "/pair/abort", {"pair_id": init.pair_id}, check=False)
+                    await post_step(http, "/pair/abort", {"pair_id": init.pair_id}, check=False)
                     raise Forbidden(run.error, hint="run the pairing again on both machines")
                 left = MAX_WRONG_CODES - init.wrong_codes
                 raise Forbidden(
@@ -362,7 +359,7 @@ class Pairing:
             run.state = "verified"
             self._notify()
             try:
-                response = await _post(
+                response = await post_step(
                     http,
                     "/pair/finish",
                     {"pair_id": init.pair_id, "sealed": sealed},
@@ -394,50 +391,3 @@ class Pairing:
         from loopsy.protocol.tls_pin import fingerprint
 
         return fingerprint(grant.cert_pem)
-
-
-def _peer_http(host: str, port: int) -> httpx.AsyncClient:
-    base = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
-    return httpx.AsyncClient(
-        base_url=f"{base}/api/v1",
-        verify=unverified_context(),
-        timeout=httpx.Timeout(15.0, connect=5.0),
-    )
-
-
-async def _post(
-    http: httpx.AsyncClient,
-    url: str,
-    body: dict[str, Any],
-    *,
-    check: bool = True,
-    limit: float | None = None,
-) -> httpx.Response:
-    try:
-        response = await http.post(
-            url, json=body, timeout=limit if limit is not None else httpx.USE_CLIENT_DEFAULT
-        )
-    except httpx.HTTPError as exc:
-        if not check:
-            return httpx.Response(599)
-        raise Unavailable(
-            f"cannot reach {http.base_url.host}:{http.base_url.port}: {exc or type(exc).__name__}",
-            hint="is `loopsy pair` running there, and was it started with --lan?",
-        ) from None
-    if check and response.status_code >= 400:
-        try:
-            body_json = response.json()
-        except ValueError:
-            body_json = None
-        error = api_error_from(response.status_code, body_json)
-        # said by the other daemon about itself: name it, so "this machine" is not ambiguous
-        error.message = f"{http.base_url.host}:{http.base_url.port} says: {error.message}"
-        raise error
-    return response
-
-
-def _tls_fingerprint(response: httpx.Response) -> str | None:
-    stream = response.extensions.get("network_stream")
-    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
-    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    return der_fingerprint(der) if der else None
