@@ -110,6 +110,11 @@ async def test_shell_through_the_relay(client: LoopsyClient, relay: RelayProcess
                             break
         assert b"42-marker" in text
         await phone.sessions.kill(info.id)
+        # A request and an answer larger than every flow-control window, both ways.
+        value = "".join(chr(0x41 + i % 26) for i in range(1_000_000))
+        await phone.context.set("big", value)
+        assert (await phone.context.get("big")).value == value
+        assert (await client.context.get("big")).value == value
 
 
 @pytest.mark.slow
@@ -204,3 +209,31 @@ async def test_a_stalled_phone_does_not_stall_another(
 
 async def paired_phone_from(url: str, code: str) -> LoopsyClient:
     return LoopsyClient(TunnelConnection(await pair_phone(url, code, name="healthy")))
+
+
+async def test_ping_watchdog_notices_a_dead_relay(
+    client: LoopsyClient, relay: RelayProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay that stops answering (SIGSTOP: the TCP connection stays up, nothing moves)
+    is noticed by the ping watchdog, and the link comes back when the relay does. The
+    production interval is 20 s + 20 s timeout (< 60 s); here both are shortened."""
+    import os
+    import signal
+
+    from loopsy.daemon.relay_link import link as link_module
+
+    monkeypatch.setattr(link_module, "PING_INTERVAL", 0.3)
+    monkeypatch.setattr(link_module, "PING_TIMEOUT", 0.3)
+    await client.relay.configure(relay.url)
+    await wait_connected(client)
+    assert relay.proc is not None
+    os.kill(relay.proc.pid, signal.SIGSTOP)
+    try:
+        with anyio.fail_after(15):
+            while (await client.relay.status()).connected:
+                await anyio.sleep(0.05)
+    finally:
+        os.kill(relay.proc.pid, signal.SIGCONT)
+    status = await client.relay.status()
+    assert status.last_error
+    await wait_connected(client, timeout=40)

@@ -306,6 +306,11 @@ class RelayLink:
                 await phone.receive(frame.body)
             except Refused as refusal:
                 await self._drop(frame.conn, refusal.code, refusal.reason)
+            except ConnectionClosed:
+                raise  # the link itself is gone: reconnect
+            except Exception:  # one phone's failure must not take the link down
+                log.exception("phone connection %s failed", frame.conn)
+                await self._drop(frame.conn, 1011, "internal error")
 
     async def _open(self, frame: wire.LinkFrame) -> None:
         try:
@@ -345,12 +350,12 @@ class RelayLink:
     async def _send(self, frame: wire.LinkFrame) -> None:
         ws = self._ws
         if ws is None:
-            raise asyncio.CancelledError  # the link is gone; the phone will reconnect
+            raise ConnectionResetError("the relay link is down")  # the phone will reconnect
         await ws.send(frame.encode())
 
     async def _drop(self, conn: int, code: int, reason: str) -> None:
         phone = self._phones.pop(conn, None)
         if phone is not None:
             await phone.close()
-        with contextlib.suppress(ConnectionClosed, asyncio.CancelledError):
+        with contextlib.suppress(ConnectionClosed, ConnectionResetError):
             await self._send(wire.close_frame(conn, code, reason))

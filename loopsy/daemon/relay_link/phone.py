@@ -135,13 +135,19 @@ class PhoneConnection:
         )
         self._handshake = handshake
         try:
-            request = PairRequest.decode(handshake.read(message1))
+            payload = handshake.read(message1)
         except ChannelError:
+            # Any failed handshake counts: a wrong code, or a forged/garbled message 1.
             left = ticket.record_failure()
             if left == 0:
                 await self.hooks.burn(ticket)
                 raise Refused(Close.REVOKED, "wrong code; pairing burned") from None
             raise Refused(Close.REVOKED, f"wrong code ({left} left)") from None
+        try:
+            request = PairRequest.decode(payload)
+        except ChannelError as exc:
+            ticket.record_failure()
+            raise Refused(Close.PROTOCOL, str(exc)) from None
         phone_key = handshake.remote_static
         assert phone_key is not None
         phone_id = self.randbytes(6).hex()

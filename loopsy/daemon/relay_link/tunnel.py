@@ -29,19 +29,23 @@ from loopsy.protocol.tunnel import FlowControl, Frame, Kind
 log = logging.getLogger("loopsy.relay_link")
 
 CHUNK = 64 * 1024  # body and message pieces: large enough for throughput, small for fairness
+# A phone's WebSocket message to the daemon (session input is at most 64 KiB a frame).
+MAX_INBOUND_MESSAGE = 1 << 20
 
 
 @dataclass(eq=False)
 class _Stream:
     ident: int
     websocket: bool
-    inbox: deque[dict[str, Any]] = field(default_factory=deque)
+    inbox: deque[tuple[dict[str, Any], int]] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     window: asyncio.Event = field(default_factory=asyncio.Event)
     accepted: bool = False
     finished: bool = False  # we sent END / WS_CLOSE / RESET
     task: asyncio.Task[None] | None = None
-    assembler: tunnel.MessageAssembler = field(default_factory=tunnel.MessageAssembler)
+    assembler: tunnel.MessageAssembler = field(
+        default_factory=lambda: tunnel.MessageAssembler(limit=MAX_INBOUND_MESSAGE)
+    )
 
 
 class TunnelServer:
@@ -95,22 +99,28 @@ class TunnelServer:
             return
         if stream is None:
             return  # late frame for a finished stream
+        # Window credit goes back when the app takes the message (receive() below), so a
+        # route that does not read its body holds the phone back instead of buffering.
+        size = len(frame.payload)
         if kind == Kind.DATA and not stream.websocket:
-            stream.inbox.append({"type": "http.request", "body": frame.payload, "more_body": True})
-            self._give_back(ident, len(frame.payload))
+            stream.inbox.append(
+                ({"type": "http.request", "body": frame.payload, "more_body": True}, size)
+            )
         elif kind == Kind.END and not stream.websocket:
-            stream.inbox.append({"type": "http.request", "body": b"", "more_body": False})
+            stream.inbox.append(({"type": "http.request", "body": b"", "more_body": False}, 0))
         elif kind == Kind.WS_MESSAGE and stream.websocket:
             message = stream.assembler.feed(frame.payload)
-            self._give_back(ident, len(frame.payload))
             if message is None:
-                return  # more fragments follow
+                # A partial message cannot be consumed yet; its bytes are bounded by the
+                # assembler's limit instead, so a message larger than a window still flows.
+                self._give_back(ident, size)
+                return
             key = "text" if isinstance(message, str) else "bytes"
-            stream.inbox.append({"type": "websocket.receive", key: message})
+            stream.inbox.append(({"type": "websocket.receive", key: message}, size))
         elif kind in (Kind.WS_CLOSE, Kind.RESET):
             code, _ = tunnel.decode_close(frame.payload)
             event = "websocket.disconnect" if stream.websocket else "http.disconnect"
-            stream.inbox.append({"type": event, "code": code})
+            stream.inbox.append(({"type": event, "code": code}, 0))
             stream.finished = stream.finished or kind == Kind.RESET
         else:
             raise ChannelError(f"{kind.name} is not valid on this stream")
@@ -132,7 +142,7 @@ class TunnelServer:
             head = tunnel.OpenHead.decode(frame.payload)
             scope = self._scope("websocket", "GET", head.path, head.headers)
             scope["subprotocols"] = head.subprotocols
-            stream.inbox.append({"type": "websocket.connect"})
+            stream.inbox.append(({"type": "websocket.connect"}, 0))
         else:
             request = tunnel.RequestHead.decode(frame.payload)
             scope = self._scope("http", request.method, request.path, request.headers)
@@ -171,7 +181,10 @@ class TunnelServer:
             while not stream.inbox:
                 stream.ready.clear()
                 await stream.ready.wait()
-            return stream.inbox.popleft()
+            event, size = stream.inbox.popleft()
+            if size:
+                self._give_back(stream.ident, size)
+            return event
 
         async def send(message: MutableMapping[str, Any]) -> None:
             await self._send_event(stream, message)
@@ -274,7 +287,15 @@ class TunnelServer:
                 batch.append(encoded)
                 size += len(encoded)
                 self._outgoing.popleft()
-            await self._send_plaintext(b"".join(batch))
+            try:
+                await self._send_plaintext(b"".join(batch))
+            except Exception as exc:  # the link is gone: this tunnel is over
+                log.info("tunnel send failed: %s", exc)
+                self._closed = True
+                self._outgoing.clear()
+                for stream in self._streams.values():
+                    stream.window.set()
+                return
 
     async def close(self) -> None:
         self._closed = True
