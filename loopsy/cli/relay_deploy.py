@@ -105,7 +105,8 @@ FAILURES: list[tuple[re.Pattern[str], str, str]] = [
     ),
     (
         re.compile(
-            r"already (?:taken|in use|exists)|is taken|not available|conflict",
+            r"already (?:taken|in use|exists|has externally managed DNS)|is taken"
+            r"|not available|conflict",
             re.IGNORECASE,
         ),
         "that name or domain is taken",
