@@ -11,8 +11,9 @@ from pathlib import Path
 
 
 class RelayProcess:
-    def __init__(self, *extra: str) -> None:
+    def __init__(self, *extra: str, env: dict[str, str] | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="lr-", dir="/tmp"))
+        self.extra_env = dict(env or {})
         self.data_dir = self.root / "relay"
         self.extra = list(extra)
         self.port = 0
@@ -20,7 +21,7 @@ class RelayProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
-        env = {**os.environ, "LOOPSY_HOME": str(self.root / "home")}
+        env = {**os.environ, "LOOPSY_HOME": str(self.root / "home"), **self.extra_env}
         command = [sys.executable, "-m", "loopsy", "relay", "serve", "--port", str(self.port)]
         command += ["--data-dir", str(self.data_dir), *self.extra]
         self.proc = subprocess.Popen(
