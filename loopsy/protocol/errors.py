@@ -164,10 +164,10 @@ def api_error_from(status: int, body: Any) -> ApiError:
 
 def api_error_from_close(code: int, reason: str) -> ApiError | None:
     """The error a WebSocket close code stands for (``4000 + HTTP status``), or None for
-    a normal close (1000, 1001)."""
+    a normal end: 1000, 1001 (going away) and 1012 (the daemon stopping or restarting)."""
     if 4000 <= code < 5000:
         status = code - 4000
         return api_error_from(status, {"error": {"message": reason or f"HTTP {status}"}})
-    if code in (1000, 1001):
+    if code in (1000, 1001, 1012):
         return None
     return InternalError(f"the connection closed with code {code} {reason}".strip())
