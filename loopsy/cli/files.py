@@ -7,8 +7,9 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from loopsy.cli.connect import add_peer_argument
 
@@ -152,10 +153,17 @@ class ProgressLine:
     DELAY = 0.5
     INTERVAL = 0.1
 
-    def __init__(self, label: str) -> None:
+    def __init__(
+        self,
+        label: str,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.label = label
-        self.enabled = sys.stderr.isatty()
-        self.started = time.monotonic()
+        self.stream = stream if stream is not None else sys.stderr
+        self.clock = clock
+        self.enabled = self.stream.isatty()
+        self.started = clock()
         self.last = 0.0
         self.shown = False
 
@@ -164,13 +172,13 @@ class ProgressLine:
 
     def __exit__(self, *exc: object) -> None:
         if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
     def update(self, done: int, total: int) -> None:
         if not self.enabled:
             return
-        now = time.monotonic()
+        now = self.clock()
         elapsed = now - self.started
         if elapsed < self.DELAY or (now - self.last < self.INTERVAL and done < total):
             return
@@ -179,8 +187,8 @@ class ProgressLine:
         percent = f"{100 * done // total:3d}%" if total else "   "
         rate = human_size(int(done / elapsed)) + "/s" if elapsed > 0 else ""
         line = f"{self.label}  {percent}  {human_size(done)} of {human_size(total)}  {rate}"
-        sys.stderr.write("\r\x1b[K" + line)
-        sys.stderr.flush()
+        self.stream.write("\r\x1b[K" + line)
+        self.stream.flush()
 
 
 def human_size(size: int) -> str:
