@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "loopsy.cli.mcp",
     "loopsy.cli.relay",
     "loopsy.cli.phones",
+    "loopsy.cli.tui",
 )
 
 

@@ -7,6 +7,7 @@ Attributes down: :meth:`SessionList.show` with the sessions and the time. Messag
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -42,6 +43,8 @@ class SessionList(DataTable[str | Text]):
         max-height: 12;
     }
     """
+
+    BINDINGS = [Binding("enter", "choose", "Attach")]
 
     class Chosen(Message):
         """Attach to this session."""
@@ -87,6 +90,11 @@ class SessionList(DataTable[str | Text]):
     def selected(self) -> SessionInfo | None:
         found = self.selected_id
         return self.sessions.get(found) if found is not None else None
+
+    def action_choose(self) -> None:
+        found = self.selected_id
+        if found is not None:
+            self.post_message(self.Chosen(found))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

@@ -8,6 +8,7 @@ bytes, resizes, and ACKs of what the pane has painted (the daemon's flow control
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -55,13 +56,12 @@ class SessionsPanel(Panel):
     TOPICS = frozenset({"sessions"})
     BINDINGS = [
         Binding("n", "new", "New"),
-        Binding("enter", "attach", "Attach", show=True, priority=False),
         Binding("k", "kill", "Kill"),
         Binding("r", "restart", "Restart"),
         Binding("x,delete", "remove", "Remove"),
         Binding("d", "detach", "Detach pane"),
     ]
-    _LIST_ACTIONS = frozenset({"new", "attach", "kill", "restart", "remove", "detach"})
+    _LIST_ACTIONS = frozenset({"new", "kill", "restart", "remove", "detach"})
 
     class Painted(Message):
         """New output was fed into ``pane``'s terminal."""
@@ -86,6 +86,10 @@ class SessionsPanel(Panel):
                 "In a pane every key goes to the program; [b]Ctrl+][/b] comes back here.",
                 id="no-panes",
             )
+
+    def on_unmount(self) -> None:
+        for link in self.links.values():
+            _close(link)
 
     @property
     def session_list(self) -> SessionList:
@@ -240,9 +244,7 @@ class SessionsPanel(Panel):
         link = self.links.pop(session_id, None)
         if link is None:
             return
-        if link.worker is not None:
-            link.worker.cancel()
-        link.outbox.close()
+        _close(link)
         link.pane.remove()
         if not self.links:
             self.query_one("#no-panes").display = True
@@ -256,7 +258,7 @@ class SessionsPanel(Panel):
     def typed(self, event: TerminalPane.Input) -> None:
         link = self.links.get(event.pane.terminal.session_id)
         if link is not None and link.pane is event.pane:
-            link.outbox.send_nowait(("input", event.data))
+            _queue(link, ("input", event.data))
 
     @on(TerminalPane.Resized)
     def resized(self, event: TerminalPane.Resized) -> None:
@@ -271,7 +273,7 @@ class SessionsPanel(Panel):
                 self._stream(link), group="attach", name=event.pane.terminal.session_id
             )
         else:
-            link.outbox.send_nowait(("resize", (event.cols, event.rows)))
+            _queue(link, ("resize", (event.cols, event.rows)))
 
     @on(Painted)
     def painted(self, event: Painted) -> None:
@@ -282,7 +284,7 @@ class SessionsPanel(Panel):
         pane.repaint()
         offset = pane.terminal.offset
         if offset is not None:
-            link.outbox.send_nowait(("ack", offset))
+            _queue(link, ("ack", offset))
 
     # -- the attach worker --------------------------------------------------------------------
 
@@ -298,6 +300,8 @@ class SessionsPanel(Panel):
         except LoopsyError as exc:
             term.error = exc.message
             self.post_message(self.Painted(link.pane))
+        finally:
+            link.inbox.close()
 
     async def _receive(self, attachment: Attachment, pane: TerminalPane) -> None:
         term = pane.terminal
@@ -326,3 +330,18 @@ class SessionsPanel(Panel):
                 await attachment.resize(*value)
             elif kind == "ack":
                 await attachment.ack(value)
+
+
+def _close(link: PaneLink) -> None:
+    """Stop a pane's stream: its worker owns the queue's receiving end once it runs."""
+    link.outbox.close()
+    if link.worker is None:
+        link.inbox.close()
+    else:
+        link.worker.cancel()
+
+
+def _queue(link: PaneLink, item: Outgoing) -> None:
+    """Hand ``item`` to the pane's stream; dropped once the stream has ended."""
+    with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+        link.outbox.send_nowait(item)

@@ -33,17 +33,17 @@ class StatusBar(Static):
         if status is None or not self.connected:
             return "[b]loopsy[/b]  [red]daemon: not connected[/red]"
         uptime = duration(max(0.0, self.now - status.started_at))
-        parts = [f"[b]loopsy {status.version}[/b] {escape(status.node_name)} · up {uptime}"]
+        parts = [f"[b]loopsy {status.version}[/b] · {escape(status.node_name)} · up {uptime}"]
         parts.append(self._relay_text())
-        tcp = next((lst.address for lst in status.listeners if lst.kind == "tcp"), "?")
         if status.lan:
-            parts.append(f"[yellow]LAN: exposed[/yellow] ({tcp})")
+            tcp = next((lst.address for lst in status.listeners if lst.kind == "tcp"), "?")
+            parts.append(f"[b yellow]LAN: exposed[/b yellow] on {tcp}")
         else:
-            parts.append(f"LAN: off ({tcp})")
+            parts.append("LAN: off")
         if self.pending:
             noun = "approval" if self.pending == 1 else "approvals"
             parts.append(f"[b yellow]{self.pending} {noun} waiting[/b yellow]")
-        return "  │  ".join(parts)
+        return " │ ".join(parts)
 
     def _relay_text(self) -> str:
         relay = self.relay
@@ -51,7 +51,7 @@ class StatusBar(Static):
             return "relay: not configured"
         if relay.connected:
             phones = relay.phones_online
-            online = f", {phones} phone{'s' * (phones != 1)} online" if phones else ""
-            return f"relay: [green]connected[/green]{online}"
+            online = f" · {phones} phone{'s' * (phones != 1)}" if phones else ""
+            return f"relay: [b green]up[/b green]{online}"
         why = f" ({escape(relay.last_error)})" if relay.last_error else ""
         return f"relay: [red]down[/red]{why}"
