@@ -172,6 +172,7 @@ class Holder:
             return
         chunks: list[bytes] = []
         total = 0
+        closed = False
         while total < READ_BATCH:
             try:
                 data = os.read(master, 65536)
@@ -182,12 +183,14 @@ class Holder:
                     raise
                 data = b""
             if not data:  # EIO: every slave fd is closed and the buffer is drained
-                self._pty_closed()
+                closed = True
                 break
             chunks.append(data)
             total += len(data)
         if chunks:
             self.produced(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        if closed:  # after the last bytes are in the ring: the exit is reported after them
+            self._pty_closed()
 
     def produced(self, data: bytes) -> None:
         self.ring.append(data)
