@@ -1,7 +1,8 @@
 // Where a pair token leads. A pairing phone presents only its token, so the Worker needs to
 // find the device: each open token has a tiny Durable Object, named by a keyed hash of the
 // token's hash (keys.ts), that holds the device id and pair id until the token expires.
-// The device's own object stays the authority on the pair (open, used, burned, attempts).
+// The device's own object stays the authority on the pair (open, used, burned, attempts);
+// this one only points the way, and deletes itself when the token expires.
 
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "./env";
@@ -29,15 +30,6 @@ export class PairIndex extends DurableObject<Env> {
     const expiresAt = await storage.get<number>("expiresAt");
     if (expiresAt === undefined || expiresAt <= Date.now() / 1000) return null;
     return (await storage.get<PairTarget>("target")) ?? null;
-  }
-
-  /** The device burned or used the token before its expiry. */
-  async release(target: PairTarget): Promise<void> {
-    const existing = await this.ctx.storage.get<PairTarget>("target");
-    if (existing?.deviceId === target.deviceId && existing.pairId === target.pairId) {
-      await this.ctx.storage.deleteAlarm();
-      await this.ctx.storage.deleteAll();
-    }
   }
 
   override async alarm(): Promise<void> {
