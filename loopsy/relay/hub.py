@@ -190,6 +190,8 @@ class Hub:
                 link.send(wire.close_frame(phone.conn, 1000, "phone left").encode())
 
     def from_phone(self, phone: PhoneSocket, data: bytes) -> None:
+        if phone.closing:
+            return  # revoked or refused: nothing more of it reaches the daemon
         link = self.links.get(phone.device_id)
         if link is None:
             return  # the device is offline; the phone restarts its handshake when it returns
