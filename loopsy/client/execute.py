@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from loopsy.client.core import path
-from loopsy.protocol.errors import ProtocolError, api_error_from, api_error_from_close
+from loopsy.protocol.errors import (
+    ProtocolError,
+    Unavailable,
+    api_error_from,
+    api_error_from_close,
+)
 from loopsy.protocol.execute import (
     ExecResult,
     JobInfo,
@@ -129,9 +134,14 @@ class ExecuteApi:
                         error = api_error_from(failed.status, {"error": failed.error})
                     if error is not None:
                         raise error from None
-                    if finished is None:
-                        raise ProtocolError("the stream ended without an exit status") from None
-                    return finished
+                    if finished is not None:
+                        return finished
+                    if rcvd is not None and rcvd.code in (1001, 1012):
+                        raise Unavailable(
+                            "the daemon stopped while the command ran; the command was ended",
+                            hint="start it again with `loopsy start`",
+                        ) from None
+                    raise ProtocolError("the stream ended without an exit status") from None
                 if isinstance(frame, bytes):
                     stream, data = decode_output(frame)
                     await _call(on_output, stream, data)

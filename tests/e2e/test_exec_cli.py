@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +42,23 @@ def read_fifo(path: Path) -> str:
     # Blocks until the command writes: the event the test waits for.
     with open(path, encoding="utf-8") as f:
         return f.read()
+
+
+class FifoReader:
+    """Reads a FIFO in a thread, started *before* the action that makes the command write
+    (a writer blocks until a reader opens the FIFO, and may be killed while it waits)."""
+
+    def __init__(self, path: Path) -> None:
+        self.text: str | None = None
+        self._thread = threading.Thread(target=self._read, args=(path,), daemon=True)
+        self._thread.start()
+
+    def _read(self, path: Path) -> None:
+        self.text = read_fifo(path)
+
+    def result(self) -> str | None:
+        self._thread.join(WAIT)
+        return self.text
 
 
 def test_streams_to_the_right_fds_and_exits_with_the_code(running: Cli) -> None:
@@ -144,8 +162,9 @@ def test_ctrl_c_cancels_the_command(running: Cli, tmp_path: Path) -> None:
     )
     try:
         assert read_fifo(ready) == "up\n"
+        ending = FifoReader(ended)
         process.send_signal(signal.SIGINT)
-        assert read_fifo(ended) == "ended\n"  # the daemon killed the command's group
+        assert ending.result() == "ended\n"  # the daemon killed the command's group
         process.communicate(timeout=WAIT)
         assert process.returncode == 130
     finally:
@@ -164,3 +183,28 @@ def test_a_closed_pipe_ends_the_command(running: Cli) -> None:
         check=True,
     )
     assert result.stdout == "y\ny\n141\n"
+
+
+def test_stopping_the_daemon_ends_running_commands(cli: Cli, tmp_path: Path) -> None:
+    cli("start", "--port", "0")
+    ready, ended = tmp_path / "ready", tmp_path / "ended"
+    os.mkfifo(ready)
+    os.mkfifo(ended)
+    script = f"trap 'echo ended > {ended}; exit 1' TERM; echo up > {ready}; sleep 300 & wait"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loopsy", "exec", "--", "sh", "-c", script],
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert read_fifo(ready) == "up\n"
+        ending = FifoReader(ended)
+        cli("stop")
+        assert ending.result() == "ended\n"
+        _, err = process.communicate(timeout=WAIT)
+        assert process.returncode == 1
+        assert b"the daemon stopped while the command ran" in err
+    finally:
+        process.kill()
+        process.communicate(timeout=WAIT)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import anyio
@@ -230,3 +232,19 @@ async def test_cancel_with_odd_ids_is_a_clean_404(client: LoopsyClient, job_id: 
     # "../../etc" holds a "/" (sent as %2F): no route matches it at all.
     assert missing.value.message.startswith(("no running job", "no such route"))
     assert await client.execute.jobs() == []
+
+
+async def test_a_process_that_leaves_the_group_cannot_hold_the_request(
+    client: LoopsyClient, tmp_path: Path
+) -> None:
+    """It keeps the output pipe open for ever; once the command is over, the daemon stops
+    waiting for it (it is not ours to kill: it left with setsid)."""
+    pidfile = tmp_path / "escaped"
+    script = f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 300' & echo done"
+    try:
+        with anyio.fail_after(60):
+            result = await client.execute.run(["sh", "-c", script])
+        assert result.exit_code == 0 and result.stdout == "done\n"
+    finally:
+        if pidfile.exists():
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
