@@ -55,7 +55,10 @@ def register(subparsers: Any) -> None:
         help="set an environment variable for the command (repeatable)",
     )
     p.add_argument(
-        "--stdin", action="store_true", help="send this command's stdin to the command"
+        "--stdin",
+        action="store_true",
+        help="read this program's stdin (UTF-8 text, up to 3 MiB) and give it to the "
+        "command (default: the command reads /dev/null)",
     )
     p.add_argument(
         "--json",
@@ -70,8 +73,9 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "jobs",
         help="list or cancel commands running through the daemon",
-        description="List running commands (all of them here; a key or peer sees its own), "
-        "or cancel one: its whole process group is killed.",
+        description="With no ACTION, list the running commands (all of them here; a key or "
+        "peer sees its own). `loopsy jobs cancel ID` cancels one: its whole process group is "
+        "killed.",
     )
     p.add_argument("--json", action="store_true", help="print as JSON")
     add_peer_argument(p)
