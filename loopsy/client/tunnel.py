@@ -44,6 +44,7 @@ from loopsy.protocol.pairing import session_prologue
 from loopsy.protocol.tunnel import FlowControl, Frame, Kind
 
 CONNECT_TIMEOUT = 30.0
+MAX_OPEN_STREAMS = tunnel.MAX_STREAMS // 2
 CHUNK = 64 * 1024
 
 
@@ -78,6 +79,7 @@ class PhoneTunnel:
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
+        self._stream_closed = asyncio.Event()
         self.connects = 0
 
     @property
@@ -192,6 +194,7 @@ class PhoneTunnel:
                     stream.ready.set()
                     stream.window.set()
                 self._streams.clear()
+                self._stream_closed.set()
             with contextlib.suppress(Exception):
                 await ws.close()
 
@@ -224,6 +227,12 @@ class PhoneTunnel:
 
     async def open_stream(self, head: Frame) -> _Stream:
         await self.ensure()
+        # Stay well under the daemon's limit: it closes a stream only once its handler has
+        # returned, which can trail our own close by a moment.
+        while len(self._streams) >= MAX_OPEN_STREAMS:
+            self._stream_closed.clear()
+            await self._stream_closed.wait()
+            await self.ensure()
         ident = self._next_id
         self._next_id += 1
         self._flow.open(ident)
@@ -235,6 +244,7 @@ class PhoneTunnel:
     def close_stream(self, stream: _Stream) -> None:
         self._streams.pop(stream.ident, None)
         self._flow.close(stream.ident)
+        self._stream_closed.set()
 
     async def send(self, frames: list[Frame]) -> None:
         channel, ws = self._channel, self._ws

@@ -237,3 +237,19 @@ async def test_ping_watchdog_notices_a_dead_relay(
     status = await client.relay.status()
     assert status.last_error
     await wait_connected(client, timeout=40)
+
+
+async def test_many_concurrent_requests_share_the_tunnel(
+    client: LoopsyClient, relay: RelayProcess
+) -> None:
+    """More requests at once than the tunnel's stream limit: they queue, none fails."""
+    async with await paired_phone(client, relay) as phone:
+        results: list[int] = []
+
+        async def one() -> None:
+            results.append((await phone.status()).pid)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(100):
+                tg.start_soon(one)
+        assert len(results) == 100 and len(set(results)) == 1
