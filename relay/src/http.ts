@@ -39,11 +39,22 @@ export function noContent(): Response {
   return new Response(null, { status: 204 });
 }
 
+// The phone client's policy, as loopsy/relay/app.py sends it: its own bundled script only,
+// connections only to this relay's origin, no framing; 'unsafe-inline' styles because
+// xterm.js writes <style> elements. Everything else gets the API's policy.
+export const APP_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+  "img-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; " +
+  "form-action 'none'; frame-ancestors 'none'";
+export const API_CSP = "default-src 'none'; frame-ancestors 'none'";
+
 /** A copy of ``response`` with the relay's security headers (101 upgrades pass unchanged). */
-export function withSecurityHeaders(response: Response): Response {
+export function withSecurityHeaders(response: Response, path: string): Response {
   if (response.status === 101 || response.webSocket) return response;
   const out = new Response(response.body, response);
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) out.headers.set(name, value);
+  const app = path === "/app" || path.startsWith("/app/");
+  out.headers.set("content-security-policy", app ? APP_CSP : API_CSP);
   return out;
 }
 

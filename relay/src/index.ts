@@ -36,12 +36,14 @@ const WINDOW = 60;
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
+    const path = new URL(request.url).pathname;
     try {
-      return withSecurityHeaders(await handle(request, env));
+      return withSecurityHeaders(await handle(request, env), path);
     } catch (error) {
-      if (error instanceof ApiProblem) return withSecurityHeaders(error.response());
+      if (error instanceof ApiProblem) return withSecurityHeaders(error.response(), path);
       console.error("relay error", error instanceof Error ? error.stack : String(error));
-      return withSecurityHeaders(new ApiProblem(500, "internal", "internal relay error").response());
+      const problem = new ApiProblem(500, "internal", "internal relay error");
+      return withSecurityHeaders(problem.response(), path);
     }
   },
 } satisfies ExportedHandler<Env>;
