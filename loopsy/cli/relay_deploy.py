@@ -270,7 +270,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             assume=args.yes,
         ):  # fmt: skip
             raise LoopsyError("wrangler (Cloudflare's CLI) is not installed", hint=INSTALL_HINT)
-        wrangler = Wrangler((npx, "--yes", "wrangler@4"), "npx")
+        wrangler = Wrangler((npx, "--yes", f"wrangler@{pinned_wrangler(worker_dir)}"), "npx")
     runner = Runner(wrangler, worker_dir, note)
 
     home = LoopsyHome.from_env()
@@ -389,6 +389,15 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     )
     say("Next: `loopsy mobile pair` and scan the QR code with your phone.")
     return 0
+
+
+def pinned_wrangler(worker_dir: Path) -> str:
+    """The wrangler version relay/package.json pins (newer ones need a newer Node.js)."""
+    try:
+        package = json.loads((worker_dir / "package.json").read_text())
+        return str(package["devDependencies"]["wrangler"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "4"
 
 
 def secret_names(listing: str) -> set[str]:

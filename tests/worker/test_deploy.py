@@ -240,3 +240,10 @@ def test_dry_run_builds_the_bundle_offline(cli: Cli, tmp_path: Path) -> None:
     for name in ("DeviceRelay", "PairIndex", "RateLimiter", "loopsy.relay.1"):
         assert name in bundle
     assert "PAIR_TOKEN_SECRET" in bundle and os.environ.get("PAIR_TOKEN_SECRET") is None
+
+
+def test_npx_fallback_uses_the_pinned_wrangler() -> None:
+    from loopsy.cli.relay_deploy import pinned_wrangler
+
+    package = json.loads((WORKER_DIR / "package.json").read_text())
+    assert pinned_wrangler(WORKER_DIR) == package["devDependencies"]["wrangler"] == "4.86.0"
