@@ -300,7 +300,11 @@ class TunnelTransport(httpx.AsyncBaseTransport):
         if frame.kind == Kind.RESET:
             self.tunnel.close_stream(stream)
             code, reason = tunnel.decode_close(frame.payload)
-            raise httpx.RemoteProtocolError(f"the daemon reset the request ({code} {reason})")
+            if not 400 <= code <= 599:
+                raise httpx.RemoteProtocolError(f"the daemon reset the request ({code} {reason})")
+            # Refused before any answer (e.g. 429, too many streams): an ordinary error reply.
+            refusal = {"error": {"code": "", "message": reason or f"HTTP {code}"}}
+            return httpx.Response(code, json=refusal, request=request)
         response = tunnel.ResponseHead.decode(frame.payload)
         return httpx.Response(
             response.status,
@@ -419,7 +423,10 @@ class TunnelConnection:
             return TunnelWebSocket(self.tunnel, stream, tunnel.decode_accept(frame.payload))
         self.tunnel.close_stream(stream)
         code, reason = tunnel.decode_close(frame.payload)
-        status = code - 4000 if 4000 <= code < 5000 else 500
+        if frame.kind == Kind.RESET and 400 <= code <= 599:
+            status = code
+        else:
+            status = code - 4000 if 4000 <= code < 5000 else 500
         raise api_error_from(
             status, {"error": {"code": "", "message": reason or f"refused ({code})"}}
         )

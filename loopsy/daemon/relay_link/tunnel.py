@@ -134,6 +134,10 @@ class TunnelServer:
         if frame.stream <= self._last_stream:
             raise ChannelError("stream ids must increase")
         self._last_stream = frame.stream
+        if self.flow.open_streams >= tunnel.MAX_STREAMS:
+            # Refuse this one stream, not the connection: the phone may retry it.
+            self._queue(tunnel.close_frame(Kind.RESET, frame.stream, 429, "too many streams"))
+            return
         self.flow.open(frame.stream)
         websocket = frame.kind == Kind.WS_OPEN
         stream = _Stream(frame.stream, websocket)
