@@ -228,14 +228,14 @@ def _last_error_line(path: Path) -> str:
 
 
 def _running_status() -> Any:
-    """The daemon's status over the unix socket, or None if none answers."""
-    from loopsy.cli.connect import with_client
-    from loopsy.protocol.errors import DaemonNotRunning
+    """The daemon's status over the unix socket, or None if none answers.
 
-    try:
-        return with_client(lambda client: client.status())
-    except DaemonNotRunning:
-        return None
+    Through the standard-library probe, not the full client: importing httpx, anyio and
+    pydantic would be most of `loopsy status`'s run time.
+    """
+    from loopsy.client.probe import local_status
+
+    return local_status()
 
 
 def _address(status: Any) -> str:
@@ -314,7 +314,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             say("The daemon is not running. Start it with `loopsy start`.")
         return 3
     if args.json:
-        emit_json({"running": True, **status.model_dump(mode="json")})
+        emit_json({"running": True, **status.raw})
         return 0
     say("Loopsy daemon is running.")
     fields(
