@@ -116,9 +116,10 @@ class LoopsyApp(App[None]):
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
         panel = self.query_one(f"#{tab}-panel", Panel)
-        focusable = panel.query("DataTable, RichLog").first() if panel.children else None
-        if focusable is not None:
-            focusable.focus()
+        for focusable in panel.query("DataTable, RichLog").results():
+            # after the switch is laid out: a hidden widget cannot take focus
+            self.call_after_refresh(focusable.focus)
+            break
 
     # -- connecting and following events ------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
@@ -50,10 +51,11 @@ class ApprovalsPanel(Panel):
             id="approvals-table", cursor_type="row", classes="panel-table"
         )
         yield table
+        yield Static("", id="approval-detail", classes="detail")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for name in ("state", "asked by", "what", "asked", "expires"):
+        for name in ("state", "asked by", "asked", "expires", "what"):
             table.add_column(name, key=name)
 
     @work(exclusive=True, group="approvals-load")
@@ -93,13 +95,14 @@ class ApprovalsPanel(Panel):
             table.add_row(
                 Text(approval.state, style=_STATE_STYLE.get(approval.state, "dim")),
                 approval.requested_by,
-                approval.summary,
                 ago(approval.created, now),
                 expires,
+                approval.summary,
                 key=approval.id,
             )
         if selected is not None and selected in self.approvals and table.row_count:
             table.move_cursor(row=table.get_row_index(selected))
+        self.show_detail()
         if len(pending) != self._pending:
             self._pending = len(pending)
             self.post_message(self.PendingChanged(len(pending)))
@@ -143,6 +146,23 @@ class ApprovalsPanel(Panel):
             self.approvals[decided.id] = decided
             self.show()
             self.notify(f"{decided.state.capitalize()}: {decided.summary}")
+
+    @on(DataTable.RowHighlighted)
+    def show_detail(self) -> None:
+        approval = self.approvals.get(self.selected_id or "")
+        detail = self.query_one("#approval-detail", Static)
+        if approval is None:
+            detail.update("Nothing waits for a decision." if not self.approvals else "")
+            return
+        state = (
+            "[b]a[/b] allows, [b]d[/b] denies"
+            if approval.state == "pending"
+            else f"{approval.state} by {escape(approval.decided_by or '?')}"
+        )
+        detail.update(
+            f"[b]{escape(approval.kind)}[/b] asked by {escape(approval.requested_by)}"
+            f" · {state}\n{escape(approval.summary)}"
+        )
 
     @on(DataTable.RowSelected)
     def row_selected(self, event: DataTable.RowSelected) -> None:

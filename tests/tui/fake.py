@@ -156,6 +156,7 @@ class FakeClient:
         self.audit_in, self._audit_out = channel()
         self.typed, self.typed_out = channel()
         self.pairing_steps: list[PairingStatus] = []
+        self.decided = anyio.Event()
         self.pair_states: list[PairState] = []
 
     def close(self) -> None:
@@ -245,11 +246,16 @@ class FakeClient:
     def _pairing(self, name: str) -> Any:
         async def call(*args: Any, **kwargs: Any) -> PairingStatus:
             self.calls.append((f"pairing-{name}", *args))
+            if name == "decide":
+                self.decided.set()
             return self.pairing_steps.pop(0) if self.pairing_steps else PairingStatus()
 
         return call
 
     async def _pairing_status(self, seen: str = "", wait: float = 0.0) -> PairingStatus:
+        """A long poll: once the code is shown it waits for the user's decision."""
+        if seen == "code_ready":
+            await self.decided.wait()
         if self.pairing_steps:
             return self.pairing_steps.pop(0)
         await anyio.sleep_forever()
