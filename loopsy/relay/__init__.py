@@ -4,6 +4,9 @@ outbound WebSocket with its phones' and forwards opaque, end-to-end encrypted fr
     store.py    SQLite: devices, pair tokens, phones (hashes and timestamps only)
     hub.py      live sockets and the bounded outboxes between them
     limits.py   per-IP rate limits
-    app.py      the HTTP API, the three WebSockets, /app
+    problems.py errors on the wire; refusing a WebSocket upgrade
+    middleware.py  no credentials in URLs; security headers and CSP
+    sockets.py  the three WebSockets (daemon link, pairing phone, paired phone)
+    app.py      the relay's state, the HTTP API, /app, the app factory
     server.py   binding and uvicorn
 """

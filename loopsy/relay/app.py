@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,15 +21,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.types import ASGIApp, Scope
 
 from loopsy import __version__
 from loopsy.protocol import relay as wire
 from loopsy.protocol.errors import ProtocolError
 from loopsy.protocol.pairing import Credential, check_id, secret_hash
-from loopsy.relay.hub import Hub, PhoneSocket, Socket, pump
+from loopsy.relay.hub import Hub, PhoneSocket
 from loopsy.relay.limits import Window
+from loopsy.relay.middleware import NoSecretsInUrls, SecurityHeaders
+from loopsy.relay.problems import ApiProblem
+from loopsy.relay.sockets import RelaySockets
 from loopsy.relay.store import RelayStore
 
 log = logging.getLogger("loopsy.relay")
@@ -39,10 +40,6 @@ MAX_BODY = 16 * 1024
 MAX_OPEN_PAIRS = 20
 MAX_PHONES = 100
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
-SECRET_NAMES = re.compile(
-    r"(^|&)(token|secret|credential|key|auth|authorization|access_token|pair|password)=",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -52,59 +49,6 @@ class RelaySettings:
     failed_auth_rate: int = 30  # failed credentials per minute per IP before 429
     registration_secret_hash: str | None = None
     app_dir: Path | None = None
-
-
-class ApiProblem(Exception):
-    def __init__(
-        self, status: int, code: str, message: str, hint: str | None = None, retry: float = 0
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.hint, self.retry = (
-            status,
-            code,
-            message,
-            hint,
-            retry,
-        )
-
-    def response(self) -> JSONResponse:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.hint:
-            body["hint"] = self.hint
-        headers = {"Retry-After": str(max(1, round(self.retry)))} if self.retry else None
-        return JSONResponse({"error": body}, status_code=self.status, headers=headers)
-
-
-class NoSecretsInUrls:
-    """Refuses credentials in query strings (they end up in logs and browser history), and
-    any query string at all on the WebSocket routes."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            query = scope.get("query_string", b"").decode("latin-1")
-            problem = None
-            if SECRET_NAMES.search(query):
-                problem = "credentials in the URL are refused"
-            elif query and scope["type"] == "websocket":
-                problem = "relay WebSockets take no query string"
-            if problem:
-                err = ApiProblem(400, "bad_request", problem, "send it in Sec-WebSocket-Protocol")
-                if scope["type"] == "websocket":
-                    await _deny(WebSocket(scope, receive, send), err)
-                else:
-                    await err.response()(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-async def _deny(websocket: WebSocket, problem: ApiProblem) -> None:
-    try:
-        await websocket.send_denial_response(problem.response())
-    except RuntimeError:  # the server lacks the denial extension: a plain 403
-        await websocket.close(code=1008)
 
 
 class Relay:
@@ -132,19 +76,19 @@ class Relay:
         client = scope.get("client")
         return str(client[0]) if client else "?"
 
-    def _refuse_credential(self, scope: Scope, message: str) -> ApiProblem:
+    def refuse_credential(self, scope: Scope, message: str) -> ApiProblem:
         wait = self.failures.hit(self._ip(scope))
         if wait:
             return ApiProblem(429, "rate_limited", "too many failed credentials", retry=wait)
         return ApiProblem(401, "unauthorized", message)
 
-    def _limit_failures(self, scope: Scope) -> None:
+    def limit_failures(self, scope: Scope) -> None:
         wait = self.failures.retry_after(self._ip(scope))
         if wait:
             raise ApiProblem(429, "rate_limited", "too many failed credentials", retry=wait)
 
     def _device(self, request: Request) -> str:
-        self._limit_failures(request.scope)
+        self.limit_failures(request.scope)
         header = request.headers.get("authorization")
         if header is None:
             raise ApiProblem(
@@ -153,10 +97,10 @@ class Relay:
         try:
             auth = wire.parse_auth([], header)
         except ProtocolError as exc:
-            raise self._refuse_credential(request.scope, str(exc)) from None
+            raise self.refuse_credential(request.scope, str(exc)) from None
         assert auth.credential is not None
         if not self.store.check_device(auth.credential.id, auth.credential.secret):
-            raise self._refuse_credential(request.scope, "unknown device or wrong credential")
+            raise self.refuse_credential(request.scope, "unknown device or wrong credential")
         return auth.credential.id
 
     async def _body(self, request: Request) -> dict[str, Any]:
@@ -191,7 +135,7 @@ class Relay:
         if expected is not None:
             presented = request.headers.get("x-loopsy-registration", "")
             if not _equal_hash(presented.encode(), expected):
-                raise self._refuse_credential(request.scope, "wrong or missing registration secret")
+                raise self.refuse_credential(request.scope, "wrong or missing registration secret")
         wait = self.registrations.hit(self._ip(request.scope))
         if wait:
             raise ApiProblem(429, "rate_limited", "too many registrations from here", retry=wait)
@@ -279,101 +223,10 @@ class Relay:
         self.hub.close_phones(device_id, "phone", phone_id, wire.Close.REVOKED, "revoked")
         return Response(status_code=204)
 
-    # -- WebSockets ---------------------------------------------------------------------
-
-    def _auth(self, websocket: WebSocket, kind: str) -> wire.PresentedAuth:
-        self._limit_failures(websocket.scope)
-        protocols = wire.offered_protocols(
-            v for k, v in websocket.headers.items() if k == "sec-websocket-protocol"
-        )
-        if wire.SUBPROTOCOL not in protocols:
-            raise ApiProblem(400, "bad_request", f"offer the subprotocol {wire.SUBPROTOCOL}")
-        authorization = websocket.headers.get("authorization") if kind == "device" else None
-        try:
-            auth = wire.parse_auth(protocols, authorization)
-        except ProtocolError as exc:
-            raise self._refuse_credential(websocket.scope, str(exc)) from None
-        if auth.kind != kind:
-            raise self._refuse_credential(websocket.scope, f"this route takes a {kind} credential")
-        return auth
-
-    async def device_socket(self, websocket: WebSocket) -> None:
-        try:
-            auth = self._auth(websocket, "device")
-            assert auth.credential is not None
-            if not self.store.check_device(auth.credential.id, auth.credential.secret):
-                raise self._refuse_credential(websocket.scope, "unknown device or wrong credential")
-        except ApiProblem as problem:
-            await _deny(websocket, problem)
-            return
-        await websocket.accept(subprotocol=wire.SUBPROTOCOL)
-        link = Socket(websocket, auth.credential.id)
-        self.store.touch_device(link.device_id, self.clock())
-        self.hub.attach_device(link)
-
-        def on_message(message: Mapping[str, object]) -> None:
-            data = message.get("bytes")
-            if isinstance(data, bytes):
-                self.hub.from_device(link, data)
-            else:
-                link.close(wire.Close.PROTOCOL, "the daemon link carries binary frames only")
-
-        try:
-            await pump(link, on_message)
-        finally:
-            self.hub.detach_device(link)
-            self.store.touch_device(link.device_id, self.clock())
-
-    async def pair_socket(self, websocket: WebSocket) -> None:
-        try:
-            auth = self._auth(websocket, "pair")
-            assert auth.token is not None
-            pair = self.store.admit_pair_connection(
-                hashlib.sha256(auth.token).hexdigest(), self.clock()
-            )
-            if pair is None:
-                raise ApiProblem(404, "not_found", "pair token unknown, used, expired or burned")
-        except ApiProblem as problem:
-            await _deny(websocket, problem)
-            return
-        await self._serve_phone(websocket, pair.device_id, "pair", pair.pair_id)
-
-    async def phone_socket(self, websocket: WebSocket) -> None:
-        try:
-            auth = self._auth(websocket, "phone")
-            assert auth.credential is not None and auth.device_id is not None
-            ok = self.store.check_phone(auth.device_id, auth.credential.id, auth.credential.secret)
-            if not ok:
-                raise self._refuse_credential(websocket.scope, "unknown phone or wrong credential")
-        except ApiProblem as problem:
-            await _deny(websocket, problem)
-            return
-        await self._serve_phone(websocket, auth.device_id, "phone", auth.credential.id)
-
-    async def _serve_phone(
-        self, websocket: WebSocket, device_id: str, kind: str, ident: str
-    ) -> None:
-        await websocket.accept(subprotocol=wire.SUBPROTOCOL)
-        phone = PhoneSocket(
-            websocket, device_id, conn=self.hub.new_conn_id(), kind=kind, ident=ident
-        )
-        self.hub.attach_phone(phone)
-
-        def on_message(message: Mapping[str, object]) -> None:
-            data = message.get("bytes")
-            if isinstance(data, bytes):
-                self.hub.from_phone(phone, data)
-            else:
-                phone.close(wire.Close.PROTOCOL, "phones send binary frames only", flush=False)
-
-        try:
-            await pump(phone, on_message)
-        finally:
-            self.hub.detach_phone(phone)
-
     # -- app ----------------------------------------------------------------------------
 
     def app(self) -> ASGIApp:
+        sockets = RelaySockets(self)
         routes: list[Any] = [
             Route("/", self.index),
             Route("/v1/health", self.health),
@@ -384,9 +237,9 @@ class Relay:
             Route("/v1/phones", self.add_phone, methods=["POST"]),
             Route("/v1/phones", self.list_phones, methods=["GET"]),
             Route("/v1/phones/{phone_id}", self.revoke_phone, methods=["DELETE"]),
-            WebSocketRoute("/v1/device/connect", self.device_socket),
-            WebSocketRoute("/v1/pair/connect", self.pair_socket),
-            WebSocketRoute("/v1/phone/connect", self.phone_socket),
+            WebSocketRoute("/v1/device/connect", sockets.device_socket),
+            WebSocketRoute("/v1/pair/connect", sockets.pair_socket),
+            WebSocketRoute("/v1/phone/connect", sockets.phone_socket),
         ]
         app_dir = self.settings.app_dir
         if app_dir is not None and (app_dir / "index.html").is_file():
@@ -430,44 +283,6 @@ class Relay:
         while True:
             self.store.delete_expired(self.clock())
             await asyncio.sleep(30)
-
-
-# The phone client's policy (also in mobile_web/static/index.html as a <meta>): its own
-# bundled script only, no eval, connections only to this relay's origin (ws/wss included),
-# no framing. Styles allow 'unsafe-inline' because xterm.js writes <style> elements.
-APP_CSP = (
-    b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    b"img-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; "
-    b"form-action 'none'; frame-ancestors 'none'"
-)
-API_CSP = b"default-src 'none'; frame-ancestors 'none'"
-
-
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        path = str(scope.get("path", ""))
-        csp = APP_CSP if path == "/app" or path.startswith("/app/") else API_CSP
-
-        async def add_headers(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"content-security-policy", csp),
-                ]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, add_headers)
 
 
 NOT_BUILT = """<!doctype html><html><head><meta charset="utf-8">
