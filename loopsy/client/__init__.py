@@ -8,12 +8,9 @@ in its own module here. ``LoopsyClient`` is imported on first use, so a module o
 package that needs none of httpx (``probe``, for ``loopsy status``) loads without it.
 """
 
-import sys
 from typing import TYPE_CHECKING, Any
 
-# httpx imports its own command line (rich, click) when they are installed, which costs
-# ~40 ms of every `loopsy` start; we never use it, so that import is made to fail fast.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+# (httpx's own command line is kept from loading by loopsy/__init__.py.)
 
 if TYPE_CHECKING:
     from loopsy.client.core import LoopsyClient
