@@ -113,7 +113,10 @@ class RelaySockets:
 
         def on_message(message: Mapping[str, object]) -> None:
             data = message.get("bytes")
-            if isinstance(data, bytes):
+            if isinstance(data, bytes) and len(data) > wire.MAX_MESSAGE:
+                # uvicorn's limit also has room for the daemon link's 5-byte header
+                phone.close(wire.Close.TOO_BIG, "message too large", flush=False)
+            elif isinstance(data, bytes):
                 self.relay.hub.from_phone(phone, data)
             else:
                 phone.close(wire.Close.PROTOCOL, "phones send binary frames only", flush=False)

@@ -260,6 +260,10 @@ async def test_phone_text_and_oversize_frames_close_it(relay: RelayClient) -> No
     await recv_control(phone)
     await phone.send(b"x" * (1 << 20))
     assert await closed_with(phone) == 1009
+    phone = await relay.phone(device, phone_id, secret)
+    await recv_control(phone)
+    await phone.send(b"x" * (256 * 1024 + 64 + 1))  # one byte over the documented limit
+    assert await closed_with(phone) == 1009
 
 
 async def test_malformed_link_frames_close_the_link(relay: RelayClient) -> None:
