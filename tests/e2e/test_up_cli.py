@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from loopsy.client import LoopsyClient
-from loopsy.client.phone import pair_phone
+from loopsy.client.phone import PhoneIdentity, pair_phone
 from loopsy.client.tunnel import TunnelConnection
 from tests.conftest import Cli
 
@@ -35,13 +35,25 @@ def test_up_pair_list_revoke_down(cli: Cli) -> None:
         status = json.loads(cli("relay", "status", "--json").stdout)
         assert status["connected"] is True and status["device_id"] == up["device_id"]
 
-        async def use_phone() -> str:
+        async def use_phone() -> PhoneIdentity:
             identity = await pair_phone(offer["url"], offer["code"], name="cli phone")
             async with LoopsyClient(TunnelConnection(identity)) as phone:
                 assert (await phone.status()).pid > 0
-            return identity.phone_id
+            return identity
 
-        phone_id = anyio.run(use_phone)
+        identity = anyio.run(use_phone)
+        phone_id = identity.phone_id
+
+        # The daemon restarts: same pinned keys, same relay device, the phone comes back.
+        old_pid = json.loads(cli("status", "--json").stdout)["pid"]
+        cli("stop")
+        cli("start", "--port", "0")
+
+        async def phone_again() -> int:
+            async with LoopsyClient(TunnelConnection(identity)) as phone:
+                return (await phone.status()).pid
+
+        assert anyio.run(phone_again) not in (0, old_pid)
         listed = json.loads(cli("phone", "list", "--json").stdout)
         assert [(p["phone_id"], p["name"]) for p in listed] == [(phone_id, "cli phone")]
         human = cli("phone", "list").stdout
