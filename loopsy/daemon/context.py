@@ -203,7 +203,7 @@ class ContextStore:
                     else f"key {key!r} does not exist (expected version {if_version})",
                     details={"version": current},
                 )
-            count, total = self._room_for(db, key, size)
+            count, total = self._room_for(old, size)
             cursor = db.execute(
                 "INSERT OR REPLACE INTO context (key, value, size, updated_at, expires_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -266,9 +266,9 @@ class ContextStore:
             )
         return size
 
-    def _room_for(self, db: sqlite3.Connection, key: str, size: int) -> tuple[int, int]:
-        """The (count, bytes) after writing ``size`` bytes under ``key``, or PayloadTooLarge."""
-        old = db.execute("SELECT size FROM context WHERE key = ?", (key,)).fetchone()
+    def _room_for(self, old: sqlite3.Row | None, size: int) -> tuple[int, int]:
+        """The (count, bytes) after writing ``size`` bytes over the row ``old`` (None: a
+        new key), or PayloadTooLarge."""
         count = self._count + (0 if old is not None else 1)
         total = self._bytes + size - (old["size"] if old is not None else 0)
         hint = "delete keys you no longer need (`loopsy context rm`) or give them a TTL"
