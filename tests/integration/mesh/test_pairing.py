@@ -25,3 +25,28 @@ async def test_two_daemons_pair_and_call_each_other(start_node: StartNode) -> No
     refreshed = await a.client.peers.list(refresh=True)
     assert [p.status for p in refreshed] == ["online"]
     assert refreshed[0].latency_ms is not None
+
+
+async def test_websockets_reach_a_peer_over_pinned_tls(start_node: StartNode) -> None:
+    """Streaming routes (WebSockets) work through the peer connection too: wss with the
+    pin and the peer credential."""
+    from loopsy.client.execute import ExecCommand
+
+    a, b = await start_node("alpha"), await start_node("beta")
+    await pair(a, b)
+    chunks: list[bytes] = []
+
+    async def collect(stream: int, data: bytes) -> None:
+        chunks.append(data)
+
+    async with await peer_client(b.client, "alpha") as remote:
+        done = await remote.execute.stream(
+            ExecCommand(argv=["sh", "-c", "echo streamed-from-alpha"]), on_output=collect
+        )
+    assert done.exit_code == 0
+    assert b"".join(chunks) == b"streamed-from-alpha\n"
+    audit = a.services.audit.tail(50)
+    assert any(
+        r.get("path") == "/api/v1/execute/stream" and r.get("caller") == f"peer:{b.id}"
+        for r in audit
+    )
