@@ -50,3 +50,31 @@ async def test_websockets_reach_a_peer_over_pinned_tls(start_node: StartNode) ->
         r.get("path") == "/api/v1/execute/stream" and r.get("caller") == f"peer:{b.id}"
         for r in audit
     )
+
+
+async def test_three_daemons_all_pair_and_call_each_other(start_node: StartNode) -> None:
+    nodes = [await start_node(n) for n in ("alpha", "beta", "gamma")]
+    a, b, c = nodes
+    await pair(a, b)
+    await pair(b, c)
+    await pair(c, a)
+    for me in nodes:
+        others = [n for n in nodes if n is not me]
+        listed = await me.client.peers.list(refresh=True)
+        assert sorted(p.id for p in listed) == sorted(n.id for n in others)
+        assert {p.status for p in listed} == {"online"}
+        for other in others:
+            async with await peer_client(me.client, other.name) as remote:
+                assert (await remote.status()).node_id == other.id
+                await remote.context.set(f"hello-from:{me.name}", "hi")
+            await me.client.messages.send(other.name, f"{me.name} to {other.name}")
+    for me in nodes:
+        keys = [e.key for e in (await me.client.context.list("hello-from:")).entries]
+        assert len(keys) == 2 and f"hello-from:{me.name}" not in keys
+        inbox = await me.client.messages.inbox()
+        assert sorted(m.envelope.from_ for m in inbox) == sorted(n.id for n in nodes if n is not me)
+    # each credential is for one pair only: beta's credential for alpha is not gamma's
+    assert a.services.mesh is not None and c.services.mesh is not None
+    b_on_a = (await b.client.peers.endpoint("alpha")).credential
+    assert a.services.mesh.registry.peer_for_token(b_on_a) == b.id
+    assert c.services.mesh.registry.peer_for_token(b_on_a) is None
