@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loopsy.client.peers import peer_client
-from tests.integration.mesh.conftest import StartNode, pair
+from tests.integration.mesh.conftest import Node, StartNode, pair
 
 pytestmark = pytest.mark.anyio
 
@@ -22,6 +22,19 @@ async def test_two_daemons_pair_and_call_each_other(start_node: StartNode) -> No
     assert status.node_id == a.id
     async with await peer_client(a.client, b.id) as remote:
         assert (await remote.status()).node_id == b.id
+
+    # each side holds a credential made for it, never the other's API key; the issuer
+    # keeps only its hash
+    def stored(node: Node) -> bytes:  # the database and its WAL, where fresh writes are
+        db = node.services.home.database
+        return b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+
+    for me, other in ((a, b), (b, a)):
+        held = (await me.client.peers.endpoint(other.id)).credential
+        assert held != other.services.config.current.auth.api_key
+        assert held.encode() in stored(me)  # the check below can see what it looks for
+        assert held.encode() not in stored(other)
+        assert other.services.config.current.auth.api_key.encode() not in stored(me)
     refreshed = await a.client.peers.list(refresh=True)
     assert [p.status for p in refreshed] == ["online"]
     assert refreshed[0].latency_ms is not None
