@@ -16,7 +16,7 @@ from loopsy.cli.connect import add_peer_argument
 CONFINED = (
     "Paths are confined to transfer.allowedPaths minus transfer.deniedPaths in config.yaml "
     "(by real path: symlinks and '..' cannot escape). A relative remote path is taken "
-    "from the current directory."
+    "from the current directory (with --peer, give absolute paths on that machine)."
 )
 
 
@@ -65,9 +65,10 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=cmd_pull)
 
 
-def remote_path(text: str) -> str:
-    """The daemon is on this machine, so a relative path means relative to here."""
-    if text.startswith("/"):
+def remote_path(text: str, peer: str | None = None) -> str:
+    """The local daemon is on this machine, so a relative path means relative to here; a
+    peer's paths are its own, and go as given (the daemon refuses relative ones)."""
+    if peer is not None or text.startswith("/"):
         return text
     if text.startswith("~"):
         return os.path.expanduser(text)
@@ -80,7 +81,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from loopsy.cli.output import emit_json, note, table
 
     listing = with_client(
-        lambda c: c.files.list(remote_path(args.path), limit=args.limit), peer=args.peer
+        lambda c: c.files.list(remote_path(args.path, args.peer), limit=args.limit), peer=args.peer
     )
     if args.json:
         emit_json(listing)
@@ -106,7 +107,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     from loopsy.cli.connect import with_client
     from loopsy.cli.output import emit_json, say
 
-    remote = remote_path(args.remote)
+    remote = remote_path(args.remote, args.peer)
     if remote.endswith("/"):
         remote += args.local.name
     with ProgressLine(f"push {args.local.name}") as progress:
@@ -128,7 +129,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     from loopsy.cli.connect import with_client
     from loopsy.cli.output import emit_json, say
 
-    remote = remote_path(args.remote)
+    remote = remote_path(args.remote, args.peer)
     local: Path = args.local
     if local.is_dir():
         local = local / os.path.basename(os.path.normpath(remote))

@@ -63,3 +63,6 @@ def test_remote_paths_are_made_absolute_here(monkeypatch: pytest.MonkeyPatch) ->
     assert remote_path("notes.txt") == "/tmp/notes.txt"
     assert remote_path("../etc/x") == "/tmp/../etc/x"  # the daemon resolves '..' for real
     assert remote_path("~/x") == os.path.expanduser("~/x")
+    # A peer's paths are its own: nothing local is applied to them.
+    assert remote_path("notes.txt", peer="studio") == "notes.txt"
+    assert remote_path("~/x", peer="studio") == "~/x"
