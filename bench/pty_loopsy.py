@@ -1,6 +1,13 @@
 """The "loopsy" transport: a real daemon (``loopsy start`` in a temporary LOOPSY_HOME), a
 session created through ``client.sessions``, its output read over the session WebSocket
-(the unix socket) with ``client.sessions.attach`` from offset 0."""
+(the unix socket) with ``client.sessions.attach`` from offset 0.
+
+A session runs from its creation, before any client attaches, and its ring is bounded:
+bytes written before the attach may be gone, and the client then gets a SNAPSHOT instead
+(correct, but not the payload). The other transports start the command with the
+connection, so here the command waits on a FIFO until the client is attached (ATTACHED
+received: the holder counts its window from offset 0), and a SNAPSHOT is counted as bytes
+lost, never as payload."""
 
 from __future__ import annotations
 
@@ -19,13 +26,51 @@ from bench.pty_transports import COLS, ROWS, free_port
 from loopsy.home import LoopsyHome
 
 
+def gated(command: str, fifo: Path) -> list[str]:
+    """argv that runs ``command`` once a line is written to ``fifo`` (see :func:`release`)."""
+    return ["sh", "-c", f"read _ < '{fifo}'; rm -f '{fifo}'; {command}"]
+
+
+async def release(fifo: Path) -> None:
+    """Let a :func:`gated` command start (opening a FIFO to write waits for its reader)."""
+    import anyio
+
+    def write() -> None:
+        with open(fifo, "w") as gate:
+            gate.write("go\n")
+
+    with anyio.fail_after(30):
+        await anyio.to_thread.run_sync(write)
+
+
+async def open_gated(client: Any, command: str, directory: Path) -> LoopsyConn:
+    """Create a session running ``command``, attach from offset 0, then start it."""
+    from loopsy.protocol import stream
+
+    fifo = directory / f"gate-{os.urandom(6).hex()}"
+    os.mkfifo(fifo, 0o600)
+    info = await client.sessions.create(argv=gated(command, fifo), cols=COLS, rows=ROWS)
+    attachment = client.sessions.attach(info.id, offset=0)
+    await attachment.__aenter__()
+    first = await attachment.recv()
+    if not isinstance(first, stream.Attached) or first.start != 0:
+        raise RuntimeError(f"attach from offset 0 answered {first!r}")
+    await release(fifo)
+    return LoopsyConn(client, info.id, attachment)
+
+
 class LoopsyConn:
-    """One attached session; ``read`` yields output bytes, b"" after the exit frame."""
+    """One attached session; ``read`` yields output bytes, b"" after the exit frame.
+
+    A SNAPSHOT means the client fell behind the ring: the bytes it skips are added to
+    ``lost`` (and never returned as payload)."""
 
     def __init__(self, client: Any, session_id: str, attachment: Any) -> None:
         self.client = client
         self.session_id = session_id
         self.attachment = attachment
+        self.expected: int | None = None
+        self.lost = 0
 
     async def read(self) -> bytes:
         from loopsy.protocol import stream
@@ -35,9 +80,13 @@ class LoopsyConn:
             if frame is None or isinstance(frame, stream.Exit):
                 return b""
             if isinstance(frame, stream.Output):
+                self.expected = frame.offset + len(frame.data)
                 return bytes(frame.data)
             if isinstance(frame, stream.Snapshot):
-                return bytes(frame.data)
+                self.lost += frame.offset - (self.expected or 0)
+                self.expected = frame.offset
+                print(f"  (loopsy: SNAPSHOT at {frame.offset}: {self.lost} bytes lost so far)",
+                      file=sys.stderr)
 
     async def write(self, data: bytes) -> None:
         await self.attachment.send_input(data)
@@ -84,11 +133,7 @@ class Loopsy:
         if self._client is None:
             self._client = LoopsyClient.local(LoopsyHome(self.home))
             await self._client.__aenter__()
-        info = await self._client.sessions.create(argv=["sh", "-c", command], cols=COLS,
-                                                  rows=ROWS)
-        attachment = self._client.sessions.attach(info.id, offset=0)
-        await attachment.__aenter__()
-        return LoopsyConn(self._client, info.id, attachment)
+        return await open_gated(self._client, command, self.root)
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -11,8 +11,8 @@ import subprocess
 import sys
 from typing import Any
 
-from bench.pty_loopsy import Loopsy, LoopsyConn
-from bench.pty_transports import COLS, ROWS, free_port
+from bench.pty_loopsy import Loopsy, LoopsyConn, open_gated
+from bench.pty_transports import free_port
 from loopsy.home import LoopsyHome
 
 
@@ -55,10 +55,7 @@ class LoopsyRelay(Loopsy):
 
     async def open(self, command: str) -> LoopsyConn:
         phone = await self._ensure_phone()
-        info = await phone.sessions.create(argv=["sh", "-c", command], cols=COLS, rows=ROWS)
-        attachment = phone.sessions.attach(info.id, offset=0)
-        await attachment.__aenter__()
-        return LoopsyConn(phone, info.id, attachment)
+        return await open_gated(phone, command, self.root)
 
     async def aclose(self) -> None:
         if self._phone is not None:

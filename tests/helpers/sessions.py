@@ -62,3 +62,43 @@ def wait_for(check: Callable[[], T | None], timeout: float = 20.0, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def gated(command: str, fifo: Path) -> list[str]:
+    """argv running ``command`` only once :func:`release` writes to ``fifo``: a session runs
+    from its creation, so a test that must see every byte attaches first, then releases."""
+    os.mkfifo(fifo, 0o600)
+    return ["/bin/sh", "-c", f"read _ < '{fifo}'; {command}"]
+
+
+def release(fifo: Path) -> None:
+    """Start a :func:`gated` command (blocks until its shell opens the FIFO)."""
+    with open(fifo, "w") as gate:
+        gate.write("go\n")
+
+
+def rss_kb(pid: int) -> int:
+    """Resident set size of ``pid`` (VmRSS) in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def pss_kb(pid: int) -> int:
+    """Proportional set size of ``pid`` in KiB (shared pages split between sharers)."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no Pss for pid {pid}")
+
+
+def payload(size: int, seed: int) -> bytes:
+    """``size``-ish bytes of base64 lines (76 characters + LF) from a seeded generator."""
+    import base64
+    import random
+
+    raw = random.Random(seed).randbytes(size // 77 * 57)
+    return base64.encodebytes(raw)

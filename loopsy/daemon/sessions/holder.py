@@ -48,6 +48,13 @@ POLL_IN = select.POLLIN | select.POLLPRI
 POLL_ERR = select.POLLERR | select.POLLHUP | select.POLLNVAL
 
 
+def ring_capacity(configured: int, high: int) -> int:
+    """The ring keeps at least what a client that keeps acking can be behind: its high
+    water mark, one PTY read past it, and the PTY's own buffer drained at exit. So only a
+    client that stops acking (while another keeps the PTY read) ever falls off the ring."""
+    return max(configured, high + 2 * READ_BATCH)
+
+
 class Conn:
     __slots__ = ("attached", "closing", "exit_sent", "fd", "out", "sock", "splitter", "watching")
 
@@ -70,7 +77,7 @@ class Holder:
         self.master: int | None = child.master
         self.wakeup = wakeup
         self.cols, self.rows = spec.cols, spec.rows
-        self.ring = Ring(spec.ring_bytes, start=spec.start_offset)
+        self.ring = Ring(ring_capacity(spec.ring_bytes, spec.high), start=spec.start_offset)
         self.screen = Screen(spec.cols, spec.rows, scrollback=spec.scrollback)
         self.fed = spec.start_offset  # the emulator has consumed output before this
         self.markers: list[tuple[int, int, int]] = []  # (offset, cols, rows) resizes to feed
@@ -175,7 +182,7 @@ class Holder:
         closed = False
         while total < READ_BATCH:
             try:
-                data = os.read(master, 65536)
+                data = os.read(master, min(65536, READ_BATCH - total))
             except BlockingIOError:
                 break
             except OSError as exc:
@@ -206,7 +213,7 @@ class Holder:
         if self.ring.over_capacity():
             # Feed half a ring at once so forced feeding happens rarely and in bulk.
             self.feed_screen(max(self.fed, end - self.ring.capacity // 2))
-            self.ring.trim(keep_from=self.fed)
+            self.ring.trim(keep_from=self.screen_offset)
 
     def _pty_closed(self) -> None:
         if self.master is not None:
@@ -371,11 +378,19 @@ class Holder:
             self.screen.feed(data)
             self.fed += len(data)
 
-    def snapshot_frame(self) -> bytes:
+    @property
+    def screen_offset(self) -> int:
+        """The screen shows the output before this offset: the bytes fed, less an escape
+        sequence or UTF-8 character cut at the end of the feed (held in the emulator)."""
+        return self.fed - self.screen.unapplied
+
+    def snapshot(self) -> tuple[int, bytes]:
+        """A SNAPSHOT frame of the whole output so far, and the offset it resumes at: the
+        client gets the bytes the screen has not applied yet as OUTPUT after it."""
         self.feed_screen(self.ring.end)
-        return stream.encode(
-            stream.Snapshot(self.ring.end, self.cols, self.rows, self.screen.snapshot())
-        )
+        offset = self.screen_offset
+        frame = stream.Snapshot(offset, self.cols, self.rows, self.screen.snapshot())
+        return offset, stream.encode(frame)
 
     # -- connections ----------------------------------------------------------------------------
 
@@ -461,8 +476,9 @@ class Holder:
         if isinstance(plan, Replay):
             self.flow.attach(conn.fd, plan.offset)
         else:
-            self.flow.attach(conn.fd, self.ring.end)
-            self.send_frame(conn, self.snapshot_frame())
+            offset, frame = self.snapshot()
+            self.flow.attach(conn.fd, offset)
+            self.send_frame(conn, frame)
         self.pump(conn)
 
     def pump(self, conn: Conn) -> None:
@@ -470,8 +486,8 @@ class Holder:
         while not conn.out and not conn.closing and conn.fd in self.conns:
             window = self.flow.window(conn.fd)
             if window.sent < self.ring.start:  # fell behind the ring: resync by snapshot
-                frame = self.snapshot_frame()
-                self.flow.reset(conn.fd, self.ring.end)
+                offset, frame = self.snapshot()
+                self.flow.reset(conn.fd, offset)
                 self.send_frame(conn, frame)
                 continue
             count = min(self.flow.sendable(conn.fd, self.ring.end), MAX_OUTPUT_FRAME)

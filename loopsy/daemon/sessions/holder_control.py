@@ -165,7 +165,7 @@ def _screen(holder: Holder, conn: Conn, body: dict[str, Any]) -> dict[str, Any]:
         "alternate": screen.alternate,
         "cols": holder.cols,
         "rows": holder.rows,
-        "offset": holder.ring.end,
+        "offset": holder.screen_offset,
     }
 
 

@@ -1,0 +1,112 @@
+"""The holder's stream logic driven step by step: a real program on a real PTY, a client
+connection on a socketpair, and the test deciding when the PTY is read and when the
+client's socket drains. Deterministic where the daemon's timing would not be."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from loopsy.daemon.sessions.child import spawn
+from loopsy.daemon.sessions.holder import READ_BATCH, Conn, Holder, ring_capacity
+from loopsy.daemon.sessions.holder_spec import HolderSpec
+from loopsy.protocol import stream
+from tests.helpers.sessions import payload
+
+
+@pytest.fixture
+def make_holder(tmp_path: Path) -> Iterator[Callable[..., Holder]]:
+    made: list[Holder] = []
+
+    def build(argv: list[str], **spec: int) -> Holder:
+        directory = tmp_path / f"s{len(made)}"
+        directory.mkdir()
+        holder_spec = HolderSpec(
+            id="t", directory=directory, argv=argv, cwd=str(tmp_path), env={}, **spec
+        )
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        wake_r, wake_w = os.pipe()
+        os.close(wake_w)
+        child = spawn(argv, str(tmp_path), {"PATH": os.environ["PATH"]}, 80, 24)
+        holder = Holder(holder_spec, listener, child, wake_r)
+        made.append(holder)
+        return holder
+
+    yield build
+    for holder in made:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(holder.child.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(holder.child.pid, 0)
+        holder._close_all()
+        if holder.master is not None:
+            os.close(holder.master)
+        os.close(holder.wakeup)
+
+
+def connect(holder: Holder) -> tuple[Conn, socket.socket]:
+    ours, theirs = socket.socketpair()
+    theirs.settimeout(10)
+    ours.setblocking(False)
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    conn = Conn(ours)
+    holder.conns[conn.fd] = conn
+    return conn, theirs
+
+
+def read_while_allowed(holder: Holder, rounds: int) -> None:
+    """Read the PTY as the holder's loop would, while flow control allows it."""
+    for _ in range(rounds):
+        if holder.master is None or not holder.flow.reading_allowed():
+            return
+        ready, _, _ = select.select([holder.master], [], [], 5.0)
+        assert ready, "the program stopped writing"
+        holder.read_pty()
+    raise AssertionError("flow control never paused the PTY")
+
+
+def test_ring_capacity_covers_a_window_and_a_read() -> None:
+    assert ring_capacity(64 * 1024, 256 * 1024) == 256 * 1024 + 2 * READ_BATCH
+    assert ring_capacity(8 << 20, 256 * 1024) == 8 << 20
+
+
+def test_a_client_acking_all_it_receives_never_falls_off_a_small_ring(
+    make_holder: Callable[..., Holder], tmp_path: Path
+) -> None:
+    """The client's socket is congested (it drains only when the test says): the holder
+    keeps reading up to the window, so the ring must keep every byte not yet acked."""
+    source = tmp_path / "payload"
+    data = payload(4 << 20, seed=3)
+    source.write_bytes(data)
+    holder = make_holder(["cat", str(source)], ring_bytes=64 * 1024)
+    conn, client = connect(holder)
+    with client:
+        holder.attach(conn, stream.Attach(0))
+        splitter = stream.FrameSplitter()
+        got = bytearray()
+        expected = data.replace(b"\n", b"\r\n")
+        for _ in range(10_000):
+            read_while_allowed(holder, rounds=1000)  # fills the window while the socket is full
+            while len(got) < holder.flow.window(conn.fd).sent:  # the client drains, acks all
+                for raw in splitter.feed(client.recv(1 << 20)):
+                    frame = stream.decode(raw)
+                    if isinstance(frame, stream.Snapshot):
+                        raise AssertionError(
+                            f"SNAPSHOT at {frame.offset}: bytes lost at {len(got)}"
+                        )
+                    if isinstance(frame, stream.Output):
+                        assert frame.offset == len(got)
+                        got += frame.data
+                holder._frame(conn, stream.encode(stream.Ack(len(got))))
+                holder._flush(conn)
+            if len(got) >= len(expected) // 2:
+                break
+    assert len(got) >= len(expected) // 2
+    assert bytes(got) == expected[: len(got)]
