@@ -181,7 +181,7 @@ class LoopsyApp(App[None]):
             panel.reload()
         self.load_relay()
 
-    @work(exclusive=True, group="relay")
+    @work(group="relay")
     async def load_relay(self) -> None:
         with reporting(self, "Reading the relay status"):
             self.query_one(StatusBar).relay = await self.client.relay.status()

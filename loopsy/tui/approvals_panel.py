@@ -58,8 +58,7 @@ class ApprovalsPanel(Panel):
         for name in ("state", "asked by", "asked", "expires", "what"):
             table.add_column(name, key=name)
 
-    @work(exclusive=True, group="approvals-load")
-    async def reload(self) -> None:
+    async def load(self) -> None:
         with reporting(self, "Listing approvals"):
             self.approvals = {a.id: a for a in await self.client.approvals.list()}
             self.show()

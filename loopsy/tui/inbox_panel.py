@@ -53,8 +53,7 @@ class InboxPanel(Panel):
         for name in ("", "from", "type", "received", "message"):
             table.add_column(name, key=name or "state")
 
-    @work(exclusive=True, group="inbox-load")
-    async def reload(self) -> None:
+    async def load(self) -> None:
         with reporting(self, "Reading the inbox"):
             found = await self.client.messages.inbox(include_acked=self.include_acked)
             self.messages = {m.envelope.id: m for m in found}

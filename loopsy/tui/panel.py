@@ -51,9 +51,30 @@ class Panel(Vertical):
     def now(self) -> float:
         return dashboard(self).clock()
 
-    def reload(self) -> object:
-        """Read the panel's data again (runs a worker)."""
-        return None
+    _loading = False
+    _again = False
+
+    def reload(self) -> None:
+        """Read the panel's data again, in a worker. Requests in flight are never cancelled
+        (a burst of events costs at most one more read after the current one)."""
+        if self._loading:
+            self._again = True
+            return
+        self._loading = True
+        self.run_worker(self._reload_until_current(), group="load")
+
+    async def _reload_until_current(self) -> None:
+        try:
+            while True:
+                self._again = False
+                await self.load()
+                if not self._again:
+                    return
+        finally:
+            self._loading = False
+
+    async def load(self) -> None:
+        """Read the data and show it (the subclass's own)."""
 
     def apply_event(self, event: dict[str, Any]) -> None:
         """A daemon event of one of ``TOPICS``: by default, read the data again."""

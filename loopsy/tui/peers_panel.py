@@ -34,6 +34,7 @@ class PeersPanel(Panel):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.peers: dict[str, PeerInfo] = {}
+        self._refresh = False
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -52,8 +53,8 @@ class PeersPanel(Panel):
         for name in ("name", "status", "latency", "address", "paired", "last seen"):
             table.add_column(name, key=name)
 
-    @work(exclusive=True, group="peers-load")
-    async def reload(self, refresh: bool = False) -> None:
+    async def load(self) -> None:
+        refresh, self._refresh = self._refresh, False
         with reporting(self, "Listing peers"):
             self.peers = {p.id: p for p in await self.client.peers.list(refresh=refresh)}
             self.show()
@@ -104,7 +105,8 @@ class PeersPanel(Panel):
         detail.update("\n".join(lines))
 
     def action_check(self) -> None:
-        self.reload(refresh=True)
+        self._refresh = True  # health-check every peer now, not the last results
+        self.reload()
 
     def action_pair_wait(self) -> None:
         self.app.push_screen(PeerWaitScreen(), self._paired)

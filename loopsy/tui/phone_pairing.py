@@ -90,14 +90,15 @@ class PhonePairScreen(ModalScreen[str | None]):
 
     def apply_event(self, event: dict[str, Any]) -> None:
         """A ``phones`` event: see whether our offer was taken."""
-        if self.offer is not None:
+        if self.offer is not None and event.get("type") == "phone.paired":
             self.check_state(self.offer.pair_id)
 
-    @work(exclusive=True, group="phone-pair-state")
+    @work(group="phone-pair-state")
     async def check_state(self, pair_id: str) -> None:
         with reporting(self, "Reading the pairing state"):
             state = await dashboard(self).client.phones.pair_state(pair_id)
-            if state.state == "paired":
+            if state.state == "paired" and self.offer is not None:
+                self.offer = None  # dismissed once, whatever events follow
                 self.dismiss(state.phone_name or state.phone_id or "a phone")
             elif state.state in ("burned", "expired"):
                 reason = "too many wrong codes" if state.state == "burned" else "it expired"
@@ -107,4 +108,5 @@ class PhonePairScreen(ModalScreen[str | None]):
                 self.offer = None
 
     def action_close(self) -> None:
+        self.offer = None
         self.dismiss(None)

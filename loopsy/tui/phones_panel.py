@@ -46,8 +46,7 @@ class PhonesPanel(Panel):
         for name in ("name", "online", "paired", "last seen", "id"):
             table.add_column(name, key=name)
 
-    @work(exclusive=True, group="phones-load")
-    async def reload(self) -> None:
+    async def load(self) -> None:
         with reporting(self, "Listing phones"):
             self.phones = {p.phone_id: p for p in await self.client.phones.list()}
             self.show()

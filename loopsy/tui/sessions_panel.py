@@ -101,8 +101,7 @@ class SessionsPanel(Panel):
 
     # -- the list -----------------------------------------------------------------------------
 
-    @work(exclusive=True, group="sessions-load")
-    async def reload(self) -> None:
+    async def load(self) -> None:
         with reporting(self, "Listing sessions"):
             sessions = await self.client.sessions.list()
             self.session_list.show(sessions, self.now())
