@@ -84,6 +84,8 @@ class Messages:
         self.registry = registry
         self.node_id = node_id
         self.clock = clock
+        # Told of inbox changes (kind, message id): the daemon publishes them as events.
+        self.on_change: Callable[[str, str], None] = lambda kind, msg_id: None
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -198,6 +200,7 @@ class Messages:
         envelope = Envelope.model_validate({**deliver.model_dump(), "from": sender})
         entry = InboxEntry(envelope=envelope, received_at=self.clock())
         self.context.set(key, entry.model_dump_json(by_alias=True), ttl=deliver.ttl)
+        self.on_change("message.received", deliver.id)
         return entry
 
     def inbox(self, *, include_acked: bool = False, limit: int = 100) -> list[InboxEntry]:
@@ -232,6 +235,7 @@ class Messages:
             entry.sender_notified = await self._notify_sender(entry)
         remaining = entry.envelope.ts + entry.envelope.ttl - self.clock()
         self.context.set(key, entry.model_dump_json(by_alias=True), ttl=max(remaining, 60.0))
+        self.on_change("message.acked", msg_id)
         return AckResult(id=msg_id, acked_at=entry.acked_at, sender_notified=entry.sender_notified)
 
     async def _notify_sender(self, entry: InboxEntry) -> bool:

@@ -144,6 +144,13 @@ def create_services(home: LoopsyHome, config: Config | None = None) -> Services:
         clock=services.clock,
     )
     services.background.append(MessageRetrier(services.messages))
+    # What the TUI shows live: inbox, peers and phones changes on the event bus.
+    services.messages.on_change = lambda kind, msg_id: services.events.publish(
+        "messages", kind, {"id": msg_id}
+    )
+    services.mesh.registry.on_change = lambda kind, peer_id: services.events.publish(
+        "peers", kind, {"id": peer_id}
+    )
     from loopsy.daemon.sessions.wiring import install as install_sessions
 
     install_sessions(services)  # agents, approvals, sessions + their background work
@@ -188,13 +195,18 @@ def create_relay_link(services: Services) -> RelayLink:
 
         return Tagged(create_app(services), "relay")
 
+    phones = PhoneRegistry(services.store, clock=services.clock, randbytes=secrets.token_bytes)
+    phones.on_change = lambda kind, phone_id: services.events.publish(
+        "phones", kind, {"phone_id": phone_id}
+    )
     link = RelayLink(
         config=lambda: services.config.current,
-        registry=PhoneRegistry(services.store, clock=services.clock, randbytes=secrets.token_bytes),
+        registry=phones,
         app_factory=app_factory,
         clock=services.clock,
         randbytes=secrets.token_bytes,
     )
+    link.on_change = lambda kind: services.events.publish("relay", kind, {})
     services.config.on_change(link.on_config)
     services.background.append(link)
     return link

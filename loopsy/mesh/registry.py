@@ -59,6 +59,8 @@ class PeerRegistry:
         store.migrate("mesh", MIGRATIONS)
         self.health: dict[str, Health] = {}
         self._by_hash: dict[str, str] = {}
+        # Told of every change (kind, peer id): the daemon publishes it on its event bus.
+        self.on_change: Callable[[str, str], None] = lambda kind, peer_id: None
         self._reload_credentials()
 
     # -- authentication --------------------------------------------------------------------
@@ -175,6 +177,7 @@ class PeerRegistry:
                 ),
             )
         self._reload_credentials()
+        self.on_change("peer.paired", grant.node_id)
         return self.get(grant.node_id)
 
     def note_seen(
@@ -217,6 +220,7 @@ class PeerRegistry:
                 """,
                 (node_id, name[:63], host, port, source, cert_fingerprint, version, caps),
             )
+        self.on_change("peer.seen", node_id)
         return self.get(node_id)
 
     def remove(self, ref: str) -> PeerInfo:
@@ -225,7 +229,9 @@ class PeerRegistry:
         self.store.execute("DELETE FROM mesh_peers WHERE id = ?", (info.id,))
         self.health.pop(info.id, None)
         self._reload_credentials()
+        self.on_change("peer.removed", info.id)
         return info
 
     def set_health(self, peer_id: str, health: Health) -> None:
         self.health[peer_id] = health
+        self.on_change("peer.health", peer_id)

@@ -71,6 +71,8 @@ class RelayLink:
         self.connected_since: float | None = None
         self.last_error: str | None = None
         self.device_id: str | None = None
+        # Told when the link goes up or down: the daemon publishes it as an event.
+        self.on_change: Callable[[str], None] = lambda kind: None
 
     # -- configuration ------------------------------------------------------------------
 
@@ -249,6 +251,7 @@ class RelayLink:
             except (OSError, TimeoutError, LoopsyError, ConnectionClosed, InvalidStatus) as exc:
                 self.last_error = str(exc) or type(exc).__name__
                 log.warning("relay link to %s: %s", url, self.last_error)
+                self.on_change("relay.error")
                 if isinstance(exc, InvalidStatus) and exc.response.status_code == 401:
                     self.registry.forget_device(url)  # the relay lost us: register again
             attempt += 1
@@ -274,6 +277,7 @@ class RelayLink:
             self.connected_since = self.clock()
             self.last_error = None
             log.info("relay link up: %s as device %s", url, device.id)
+            self.on_change("relay.connected")
             try:
                 await self._push_revocations(url)
                 async for message in ws:
@@ -282,6 +286,7 @@ class RelayLink:
             finally:
                 self._ws = None
                 self.connected_since = None
+                self.on_change("relay.disconnected")
                 for conn in list(self._phones):
                     phone = self._phones.pop(conn)
                     await phone.close()

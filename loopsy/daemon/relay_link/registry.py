@@ -67,6 +67,8 @@ class PhoneRegistry:
         self.randbytes = randbytes
         store.migrate("phones", MIGRATIONS)
         self._static: X25519PrivateKey | None = None
+        # Told of every change (kind, phone id): the daemon publishes it on its event bus.
+        self.on_change: Callable[[str, str], None] = lambda kind, phone_id: None
 
     # -- the daemon's static key --------------------------------------------------------
 
@@ -112,6 +114,7 @@ class PhoneRegistry:
             "VALUES (?, ?, ?, ?, ?, ?)",
             (phone_id, name, public_key, device_id, now, now),
         )
+        self.on_change("phone.paired", phone_id)
         return PhoneRecord(phone_id, name, public_key, device_id, now, now)
 
     def get(self, phone_id: str) -> PhoneRecord | None:
@@ -144,6 +147,7 @@ class PhoneRegistry:
         self.store.execute(
             "UPDATE phones SET last_seen = ? WHERE phone_id = ?", (self.clock(), phone_id)
         )
+        self.on_change("phone.seen", phone_id)
 
     def remove(self, phone_id: str, relay_url: str | None) -> bool:
         with self.store.transaction() as db:
@@ -153,6 +157,8 @@ class PhoneRegistry:
                     "INSERT OR IGNORE INTO relay_revocations (url, phone_id) VALUES (?, ?)",
                     (relay_url, phone_id),
                 )
+        if gone:
+            self.on_change("phone.revoked", phone_id)
         return gone
 
     def pending_revocations(self, url: str) -> list[str]:

@@ -450,12 +450,20 @@ class SessionManager:
     @contextlib.contextmanager
     def attaching(self, session_id: str) -> Iterator[None]:
         self.attached[session_id] += 1
+        self._attach_changed(session_id)
         try:
             yield
         finally:
             self.attached[session_id] -= 1
             if self.attached[session_id] <= 0:
                 del self.attached[session_id]
+            self._attach_changed(session_id)
+
+    def _attach_changed(self, session_id: str) -> None:
+        """A client attached or left: lists of sessions show how many are attached."""
+        row = self.table.get(session_id)
+        if row is not None:
+            self.publish("session.updated", row)
 
 
 def _resolve_cwd(cwd: str | None) -> str:
