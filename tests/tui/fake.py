@@ -371,5 +371,7 @@ def populated() -> FakeClient:
         b"\x1b[32m+ assert cfg.server.port == 19532\x1b[0m\r\n\r\n"
         b"\x1b[7m Accept edit? (y/n) \x1b[0m "
     )
-    fake.screens["e5f6a7b8"] = b"make: watching for changes...\r\n\x1b[32mok\x1b[0m  build 0.8s\r\n$ "
+    fake.screens["e5f6a7b8"] = (
+        b"make: watching for changes...\r\n\x1b[32mok\x1b[0m  build 0.8s\r\n$ "
+    )
     return fake

@@ -241,7 +241,7 @@ async def test_new_session_picker(fake: FakeClient, snap) -> None:
         await pilot.click("#name")
         await pilot.press(*"fixer", "enter")
         await until(pilot, lambda: [c for c in fake.calls if c[0] == "create"], "the create")
-        name, agent, options = next(c for c in fake.calls if c[0] == "create")
+        _, agent, options = next(c for c in fake.calls if c[0] == "create")
         assert agent == "claude"
         assert options["cwd"] == "~/src/app" and options["name"] == "fixer"
         assert options["argv"] is None and options["auto_approve"] is False
