@@ -59,11 +59,13 @@ class Interactive:
                 self.text += chunk
                 self.changed.notify_all()
 
-    def expect(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+    def expect(self, pattern: str, timeout: float = 30, *, anywhere: bool = False) -> re.Match[str]:
+        """Wait for ``pattern`` after the last match (``anywhere``: in all the output, for
+        text on the other stream, whose order against this one is not defined)."""
         deadline = time.monotonic() + timeout
         with self.changed:
             while True:
-                found = re.compile(pattern).search(self.text, self.pos)
+                found = re.compile(pattern).search(self.text, 0 if anywhere else self.pos)
                 if found:
                     self.pos = found.end()
                     return found
@@ -97,7 +99,7 @@ def pair_with_cli(a: Cli, b: Cli) -> str:
         address = waiting.expect(r"loopsy pair (127\.0\.0\.1:\d+)").group(1)
         joining = Interactive(b, "pair", address)
         code = waiting.expect(r"Pairing code:\s+(\d{3}) (\d{3})")
-        waiting.expect(r"\[y/N\]")
+        waiting.expect(r"\[y/N\]", anywhere=True)
         joining.expect(r"Type the code")
         joining.send(code.group(1) + code.group(2) + "\n")
         waiting.send("y\n")

@@ -143,12 +143,13 @@ def test_two_namespaces_discover_and_pair(namespaces: tuple[str, str]) -> None:
         assert back["host"] == f"{SUBNET}.1"
 
         waiting = Interactive(b, "pair", "--timeout", "60")
+        waiting.expect("loopsy pair ")  # the window is open
         joining = Interactive(a, "pair", f"{seen['host']}:{seen['port']}")
         try:
             code = waiting.expect(r"Pairing code:\s+(\d{3}) (\d{3})")
             joining.expect("Type the code")
             joining.send(code.group(1) + code.group(2) + "\n")
-            waiting.expect(r"\[y/N\]")
+            waiting.expect(r"\[y/N\]", anywhere=True)
             waiting.send("y\n")
             assert joining.finish() == 0, joining.seen
             assert waiting.finish() == 0, waiting.seen
