@@ -52,6 +52,13 @@ async def test_the_tools_are_listed_with_descriptions(start_node: StartNode) -> 
         "loopsy_ack_message",
         "loopsy_transfer_file",
         "loopsy_list_remote_files",
+        "loopsy_execute",
+        "loopsy_session_start",
+        "loopsy_session_read",
+        "loopsy_session_send",
+        "loopsy_session_stop",
+        "loopsy_session_list",
+        "loopsy_session_remove",
     }
     assert expected <= set(tools)
     for tool in tools.values():
