@@ -51,10 +51,12 @@ class App {
     // Read-only view for the browser tests and the bench (any script on this origin could
     // read the terminal anyway; this adds no power).
     (window as unknown as { loopsyDebug: object }).loopsyDebug = {
-      text: () => this.terminals.text(),
+      text: (lastRows?: number) => this.terminals.text(lastRows),
       renderer: () => this.terminals.current()?.term.renderer ?? null,
       offset: () => this.terminals.current()?.term.renderedOffset ?? null,
       lastAttach: () => this.terminals.current()?.term.lastAttach ?? null,
+      lastClose: () => this.connection.lastClose,
+      snapshots: () => this.terminals.current()?.term.snapshots ?? 0,
       savedOffset: () => this.terminals.current()?.term.savedOffset ?? null,
     };
   }

@@ -17,7 +17,7 @@ import {
   tokenHash,
 } from "../src/protocol/pairing.js";
 import { pairProtocols, phoneProtocols } from "../src/protocol/relay.js";
-import { decodeFrames, encodeFrame } from "../src/protocol/tunnel.js";
+import { MessageAssembler, decodeFrames, encodeFrame } from "../src/protocol/tunnel.js";
 import { vectors } from "./vectors.js";
 
 const e2e = vectors("e2e.json");
@@ -157,6 +157,18 @@ test("tunnel frames encode and decode byte-exact", () => {
   }
   const all = e2e.tunnel_frames.map((f: any) => f.bytes).join("");
   assert.equal(decodeFrames(unhex(all)).length, e2e.tunnel_frames.length);
+});
+
+test("websocket fragments from the vectors join into one message", () => {
+  const fragments = e2e.tunnel_frames.filter((f: any) => f.name.startsWith("websocket fragment"));
+  assert.equal(fragments.length, 2);
+  const assembler = new MessageAssembler();
+  const [first, last] = fragments.map((f: any) => decodeFrames(unhex(f.bytes))[0]!);
+  assert.equal(assembler.feed(first!.payload), null);
+  const message = assembler.feed(last!.payload);
+  const expected = hex(first!.payload.subarray(1)) + hex(last!.payload.subarray(1));
+  assert.equal(typeof message === "string" ? hex(new TextEncoder().encode(message)) : hex(message!), expected);
+  assert.throws(() => new MessageAssembler().feed(Uint8Array.of(0x40)), /flag byte/);
 });
 
 test("relay credentials as WebSocket subprotocols", () => {

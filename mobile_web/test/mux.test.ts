@@ -56,10 +56,10 @@ test("a WebSocket: accept, messages, window grants only as the page consumes", a
   deliver({ kind: t.Kind.WS_ACCEPT, stream, payload: t.encodeHead({ subprotocol: null }) });
   assert.ok(opened);
   const chunk = new Uint8Array(64 * 1024 - 1); // + the 1-byte binary marker = 64 KiB counted
-  for (let i = 0; i < 4; i++) deliver(t.messageFrame(stream, chunk));
+  for (let i = 0; i < 4; i++) deliver(...t.messageFrames(stream, chunk));
   assert.equal(got.length, 4);
   // the daemon has now used the whole stream window: one more byte is an overrun
-  assert.throws(() => deliver(t.messageFrame(stream, new Uint8Array(1))), /overran/);
+  assert.throws(() => deliver(...t.messageFrames(stream, new Uint8Array(1))), /overran/);
   sent.length = 0;
   socket.consumed(got[0]! + got[1]!);
   await tick();
@@ -76,14 +76,17 @@ test("sending waits for the daemon's window and resumes on WINDOW", async () => 
   deliver({ kind: t.Kind.WS_ACCEPT, stream, payload: t.encodeHead({ subprotocol: null }) });
   sent.length = 0;
   const big = new Uint8Array(100 * 1024);
+  const sentBytes = () =>
+    sent.filter((f) => f.kind === t.Kind.WS_MESSAGE).reduce((n, f) => n + f.payload.length, 0);
   socket.send(big);
   socket.send(big);
-  socket.send(big); // 3 × (100 KiB + 1) > 256 KiB: the third waits
+  socket.send(big); // 300 KiB (+ flag bytes) > the 256 KiB window: the rest waits
   await tick();
-  assert.equal(sent.filter((f) => f.kind === t.Kind.WS_MESSAGE).length, 2);
+  assert.ok(sentBytes() <= t.STREAM_WINDOW);
+  assert.ok(sentBytes() >= 200 * 1024);
   deliver(t.windowFrame(stream, 200 * 1024));
   await tick();
-  assert.equal(sent.filter((f) => f.kind === t.Kind.WS_MESSAGE).length, 3);
+  assert.equal(sentBytes(), 3 * (100 * 1024 + 2)); // two fragments each, one flag byte apiece
 });
 
 test("PING is answered with PONG; a daemon-opened stream is refused", async () => {
@@ -105,4 +108,36 @@ test("a failed channel rejects requests and closes sockets with 1006", async () 
   await assert.rejects(pending, /relay gone/);
   assert.equal(closed, 1006);
   assert.throws(() => mux.openSocket("/z"), /relay gone/);
+});
+
+test("a message in fragments is joined; earlier fragments' credit returns at once", async () => {
+  const { mux, sent, tick, deliver } = harness();
+  const socket = mux.openSocket("/z");
+  const got: [number, number][] = [];
+  socket.onmessage = (data, size) => got.push([(data as Uint8Array).length, size]);
+  await tick();
+  const stream = sent[0]!.stream;
+  deliver({ kind: t.Kind.WS_ACCEPT, stream, payload: t.encodeHead({ subprotocol: null }) });
+  sent.length = 0;
+  // a 400 KiB message is larger than the 256 KiB window: it flows only because the
+  // earlier fragments are credited as they arrive
+  const message = new Uint8Array(400 * 1024).fill(7);
+  for (const fragment of t.messageFrames(stream, message)) deliver(fragment), await tick();
+  assert.equal(got.length, 1);
+  assert.equal(got[0]![0], message.length);
+  assert.equal(got[0]![1], 1 + (message.length % t.PIECE || t.PIECE));
+  assert.ok(sent.some((f) => f.kind === t.Kind.WINDOW && f.stream === stream));
+});
+
+test("outgoing messages over 64 KiB go out as fragments", async () => {
+  const { mux, sent, tick, deliver } = harness();
+  const socket = mux.openSocket("/w");
+  await tick();
+  const stream = sent[0]!.stream;
+  deliver({ kind: t.Kind.WS_ACCEPT, stream, payload: t.encodeHead({ subprotocol: null }) });
+  sent.length = 0;
+  socket.send(new Uint8Array(65537));
+  await tick();
+  const flags = sent.filter((f) => f.kind === t.Kind.WS_MESSAGE).map((f) => f.payload[0]);
+  assert.deepEqual(flags, [t.MORE, 0]);
 });

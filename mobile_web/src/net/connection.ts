@@ -28,6 +28,8 @@ const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 
 export class Connection {
   state: LinkState = { kind: "connecting" };
+  /** Why the last WebSocket closed (shown to the user while reconnecting; read by tests). */
+  lastClose: { code: number; reason: string } | null = null;
   private ws: WebSocket | null = null;
   private handshake: HandshakeState | null = null;
   private channel: SecureChannel | null = null;
@@ -173,6 +175,7 @@ export class Connection {
   private closed(ws: WebSocket, code: number, reason: string, opened: boolean): void {
     if (ws !== this.ws) return;
     this.ws = null;
+    this.lastClose = { code, reason };
     ws.onclose = ws.onmessage = ws.onopen = null;
     this.stopWatchdog();
     this.drop(reason || "connection closed");

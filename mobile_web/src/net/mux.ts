@@ -19,6 +19,8 @@ export class ApiError extends Error {
   }
 }
 
+const MAX_OPEN = 32; // docs/PROTOCOL.md: phones keep to 32 of the daemon's 64
+
 type Pending = {
   resolve(r: HttpResponse): void;
   reject(e: Error): void;
@@ -33,6 +35,7 @@ export class TunnelSocket {
   onclose: ((code: number, reason: string) => void) | null = null;
   open = false;
   closed = false;
+  readonly assembler = new t.MessageAssembler();
 
   constructor(private readonly mux: TunnelMux, readonly stream: number) {}
 
@@ -72,6 +75,8 @@ export class TunnelMux {
 
   private allocate(): number {
     if (this.dead) throw this.dead;
+    // the daemon counts a stream open until its handler returns, which can trail ours
+    if (this.flow.openStreams >= MAX_OPEN) throw new ChannelError(`more than ${MAX_OPEN} streams at once`);
     const stream = this.nextStream;
     this.nextStream += 2; // odd ids, increasing: easy to tell apart in logs
     this.flow.open(stream);
@@ -126,9 +131,7 @@ export class TunnelMux {
   // -- sending --------------------------------------------------------------------------
 
   sendMessage(stream: number, message: Uint8Array | string): void {
-    const frame = t.messageFrame(stream, message);
-    if (frame.payload.length > t.STREAM_WINDOW) throw new ChannelError("message larger than a window");
-    this.queueCounted(frame);
+    for (const fragment of t.messageFrames(stream, message)) this.queueCounted(fragment);
   }
 
   closeSocket(socket: TunnelSocket, code: number, reason: string): void {
@@ -284,10 +287,18 @@ export class TunnelMux {
         socket.open = true;
         socket.onopen?.();
         return;
-      case t.Kind.WS_MESSAGE:
+      case t.Kind.WS_MESSAGE: {
         if (socket.closed) return this.consume(frame.stream, frame.payload.length);
-        socket.onmessage?.(t.decodeMessage(frame.payload), frame.payload.length);
+        const message = socket.assembler.feed(frame.payload);
+        if (message === null) {
+          // an earlier fragment: its credit goes back at once, so a message larger than
+          // the window can flow; the last fragment's waits for the page to use the message
+          this.consume(frame.stream, frame.payload.length);
+          return;
+        }
+        socket.onmessage?.(message, frame.payload.length);
         return;
+      }
       case t.Kind.WS_CLOSE:
       case t.Kind.RESET: {
         const [code, reason] = t.decodeClose(frame.payload);

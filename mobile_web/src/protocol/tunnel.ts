@@ -131,21 +131,65 @@ export function decodeAccept(payload: Uint8Array): string | null {
   return (value as string | null | undefined) ?? null;
 }
 
-export function messageFrame(stream: number, message: Uint8Array | string): Frame {
+export const TEXT = 0x01;
+export const MORE = 0x80; // more fragments of this message follow
+export const PIECE = 64 * 1024; // a fragment's data: small enough to share a window
+export const MAX_MESSAGE = 16 << 20; // a reassembled message from the daemon
+
+/** A WebSocket message as WS_MESSAGE fragments of at most `piece` data bytes each: every
+ * fragment but the last has the MORE bit, all carry the message's text bit. */
+export function messageFrames(stream: number, message: Uint8Array | string, piece = PIECE): Frame[] {
   const text = typeof message === "string";
-  const body = text ? utf8(message) : message;
-  const payload = new Uint8Array(1 + body.length);
-  payload[0] = text ? 1 : 0;
-  payload.set(body, 1);
-  return { kind: Kind.WS_MESSAGE, stream, payload };
+  const data = text ? utf8(message) : message;
+  const frames: Frame[] = [];
+  let at = 0;
+  do {
+    const end = Math.min(data.length, at + piece);
+    const payload = new Uint8Array(1 + end - at);
+    payload[0] = (text ? TEXT : 0) | (end < data.length ? MORE : 0);
+    payload.set(data.subarray(at, end), 1);
+    frames.push({ kind: Kind.WS_MESSAGE, stream, payload });
+    at = end;
+  } while (at < data.length);
+  return frames;
 }
 
-export function decodeMessage(payload: Uint8Array): Uint8Array | string {
-  if (payload.length === 0 || (payload[0] !== 0 && payload[0] !== 1)) {
-    throw new ChannelError("websocket message: first byte must be 0 (binary) or 1 (text)");
+/** Joins one stream's WS_MESSAGE fragments back into messages. */
+export class MessageAssembler {
+  private parts: Uint8Array[] = [];
+  private size = 0;
+  private text: boolean | null = null;
+
+  constructor(private readonly limit = MAX_MESSAGE) {}
+
+  /** A fragment's payload: the whole message once its last fragment came, else null. */
+  feed(payload: Uint8Array): Uint8Array | string | null {
+    const flags = payload[0];
+    if (flags === undefined || (flags & ~(TEXT | MORE)) !== 0) {
+      throw new ChannelError("websocket message: flag byte must be 0x00/0x01, +0x80 for MORE");
+    }
+    const text = (flags & TEXT) !== 0;
+    if (this.text !== null && text !== this.text) {
+      throw new ChannelError("websocket message: fragments disagree on text or binary");
+    }
+    this.text = text;
+    this.size += payload.length - 1;
+    if (this.size > this.limit) throw new ChannelError(`websocket message over ${this.limit} bytes`);
+    this.parts.push(payload.slice(1));
+    if (flags & MORE) return null;
+    const data = this.parts.length === 1 ? this.parts[0]! : concat(...this.parts);
+    this.parts = [];
+    this.size = 0;
+    this.text = null;
+    return text ? fromUtf8(data, "websocket text message") : data;
   }
-  const body = payload.subarray(1);
-  return payload[0] === 1 ? fromUtf8(body, "websocket text message") : body;
+}
+
+/** A message that came in one fragment (see MessageAssembler for the general case). */
+export function decodeMessage(payload: Uint8Array): Uint8Array | string {
+  const message = new MessageAssembler().feed(payload);
+  if (message === null) throw new ChannelError("websocket message: a fragment, not a whole message");
+  return message;
 }
 
 export function closeFrame(kind: Kind, stream: number, code: number, reason = ""): Frame {

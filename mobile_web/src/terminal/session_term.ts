@@ -22,6 +22,7 @@ const THEME = {
 const FONT_FAMILY = 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace';
 const FONT_SIZE = 13;
 const SAVE_AFTER_MS = 300;
+const SAVE_AT_LEAST_MS = 5000;
 const IDLE_ACK_MS = 100;
 const SCROLLBACK = 5000;
 const SAVED_SCROLLBACK = 1000;
@@ -83,10 +84,12 @@ export class SessionTerm {
   private pendingWrites = 0;
   private idleAck: ReturnType<typeof setTimeout> | null = null;
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
+  private saveDue = 0;
   private restored: Promise<void>;
   private triedOffset = false;
   state: TermState = "detached";
   savedOffset: number | null = null;
+  snapshots = 0; // snapshot frames received since this tab opened
   /** How the last attach went: resumed at an offset, or a snapshot (for tests, bench). */
   lastAttach: { offset: number | null; snapshot: boolean } = { offset: null, snapshot: false };
   renderer: "webgl" | "dom" = "dom";
@@ -192,6 +195,7 @@ export class SessionTerm {
         return;
       case "snapshot":
         this.lastAttach.snapshot = true;
+        this.snapshots += 1;
         this.tracker.snapshot(frame.offset);
         this.rendered = frame.offset;
         // RIS in-band, so it lands after any output still queued in xterm, not before it
@@ -258,12 +262,19 @@ export class SessionTerm {
     }, IDLE_ACK_MS);
   }
 
+  /**
+   * Save the screen once output pauses (serializing scrollback costs the main thread, so not
+   * during a flood), and at least every SAVE_AT_LEAST_MS while output goes on.
+   */
   private scheduleSave(): void {
-    if (this.saveTimer !== null) return;
+    const now = Date.now();
+    if (this.saveTimer !== null) clearTimeout(this.saveTimer);
+    else this.saveDue = now + SAVE_AT_LEAST_MS;
+    const wait = Math.max(0, Math.min(SAVE_AFTER_MS, this.saveDue - now));
     this.saveTimer = setTimeout(() => {
       this.saveTimer = null;
       void this.saveNow();
-    }, SAVE_AFTER_MS);
+    }, wait);
   }
 
   /** Save the screen with the offset it shows (only when xterm has parsed all it was given). */

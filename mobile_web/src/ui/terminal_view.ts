@@ -135,13 +135,13 @@ export class TerminalView {
     for (const tab of this.tabs.values()) void tab.term.saveNow();
   }
 
-  /** The active terminal's text, one logical line per line (soft-wrapped rows joined). */
-  text(): string {
+  /** The active terminal's text (or its last rows), one logical line per line. */
+  text(lastRows = Infinity): string {
     const term = this.current()?.term.term;
     if (!term) return "";
     const buffer = term.buffer.active;
     const lines: string[] = [];
-    for (let y = 0; y < buffer.length; y++) {
+    for (let y = Math.max(0, buffer.length - lastRows); y < buffer.length; y++) {
       const line = buffer.getLine(y);
       const text = line?.translateToString(true) ?? "";
       if (line?.isWrapped && lines.length) lines[lines.length - 1] += text;
