@@ -14,12 +14,12 @@ class ConfirmScreen(ModalScreen[bool]):
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Vertical {
-        width: auto; max-width: 70; height: auto;
+        width: 72; max-width: 100%; height: auto;
         border: thick $warning; background: $surface; padding: 1 2;
     }
-    ConfirmScreen Label { width: auto; margin-bottom: 1; }
-    ConfirmScreen Horizontal { width: auto; height: auto; }
-    ConfirmScreen Button { margin-right: 2; }
+    ConfirmScreen Label { width: 100%; margin-bottom: 1; }
+    ConfirmScreen Horizontal { width: 100%; height: auto; }
+    ConfirmScreen Button { width: auto; margin-right: 2; }
     """
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
@@ -35,8 +35,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical():
             yield Label(self.question)
             with Horizontal():
-                yield Button(f"{self.yes} [y]", variant="error", id="yes")
-                yield Button("Cancel [n]", id="no")
+                yield Button(f"{self.yes} \\[y]", variant="error", id="yes")
+                yield Button("Cancel \\[n]", id="no")
 
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:

@@ -46,8 +46,8 @@ class PeerWaitScreen(ModalScreen[str | None]):
             yield Label("", id="peer-code")
             yield Label("", id="peer-help")
             with Horizontal(id="peer-buttons"):
-                yield Button("Same code [y]", variant="success", id="same")
-                yield Button("Different [n]", variant="error", id="different")
+                yield Button("Same code \\[y]", variant="success", id="same")
+                yield Button("Different \\[n]", variant="error", id="different")
 
     def on_mount(self) -> None:
         self.query_one("#peer-buttons").display = False

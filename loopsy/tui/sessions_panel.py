@@ -87,6 +87,9 @@ class SessionsPanel(Panel):
                 id="no-panes",
             )
 
+    def on_mount(self) -> None:
+        self.session_list.focus()  # keyboard first: arrows and Enter work at once
+
     def on_unmount(self) -> None:
         for link in self.links.values():
             _close(link)

@@ -41,8 +41,8 @@ class StartDaemonScreen(ModalScreen[bool]):
             )
             yield Label(self.problem, id="problem")
             with Horizontal():
-                yield Button("Start [s]", variant="primary", id="start")
-                yield Button("Quit [q]", id="quit")
+                yield Button("Start \\[s]", variant="primary", id="start")
+                yield Button("Quit \\[q]", id="quit")
 
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:

@@ -34,21 +34,21 @@ class StatusBar(Static):
             return "[b]loopsy[/b]  [red]daemon: not connected[/red]"
         uptime = duration(max(0.0, self.now - status.started_at))
         parts = [f"[b]loopsy {status.version}[/b] · {escape(status.node_name)} · up {uptime}"]
+        if self.pending:
+            noun = "approval" if self.pending == 1 else "approvals"
+            parts.append(f"[b yellow]{self.pending} {noun} waiting[/b yellow]")
         parts.append(self._relay_text())
         if status.lan:
             tcp = next((lst.address for lst in status.listeners if lst.kind == "tcp"), "?")
             parts.append(f"[b yellow]LAN: exposed[/b yellow] on {tcp}")
         else:
             parts.append("LAN: off")
-        if self.pending:
-            noun = "approval" if self.pending == 1 else "approvals"
-            parts.append(f"[b yellow]{self.pending} {noun} waiting[/b yellow]")
         return " │ ".join(parts)
 
     def _relay_text(self) -> str:
         relay = self.relay
         if relay is None or relay.url is None:
-            return "relay: not configured"
+            return "relay: none"
         if relay.connected:
             phones = relay.phones_online
             online = f" · {phones} phone{'s' * (phones != 1)}" if phones else ""
