@@ -93,3 +93,38 @@ def test_tabs_keep_their_own_screens(stack: Stack, phone: Phone) -> None:
     text = phone.wait_text(r"^first-tab-marker$")
     assert "second-tab-marker" not in text
     phone.shot("two-tabs")
+
+
+def test_a_flood_of_output_flows_without_drops_or_skips(stack: Stack, phone: Phone) -> None:
+    """Flow control end to end: 2.3 MB from `seq` arrives whole, paced by what the page
+    renders, on one connection (no reconnect) and without a snapshot skipping bytes."""
+    phone.pair(stack.pair_offer())
+    phone.start("shell")
+    phone.wait_prompt()
+    phone.page.evaluate(
+        """() => {
+          window.linkStates = [];
+          new MutationObserver(() => window.linkStates.push(document.body.dataset.link))
+            .observe(document.body, { attributes: true, attributeFilter: ["data-link"] });
+        }"""
+    )
+    before = phone.page.evaluate("window.loopsyDebug.snapshots()")
+    start = phone.page.evaluate("window.loopsyDebug.offset()")
+    phone.type("seq 1 300000; echo FLOOD-DONE\r")
+    phone.page.wait_for_function(
+        "() => window.loopsyDebug.text(100).includes('\\nFLOOD-DONE')", timeout=90_000, polling=250
+    )
+    tail = phone.text()
+    assert numbered(tail.replace("\n", "\nN-"), "N")[-5:] == [
+        299996,
+        299997,
+        299998,
+        299999,
+        300000,
+    ]
+    assert phone.page.evaluate("window.linkStates") == []
+    assert phone.page.evaluate("window.loopsyDebug.snapshots()") == before
+    printed = sum(len(str(i)) + 2 for i in range(1, 300_001))  # each line ends in \r\n
+    assert phone.page.evaluate("window.loopsyDebug.offset()") - start > printed
+    phone.type("echo still-answering\r")
+    phone.wait_text(r"^still-answering$")
