@@ -41,7 +41,7 @@ from loopsy.terminal.screen import Screen
 
 READ_BATCH = 256 * 1024  # PTY bytes gathered before they are sent on
 MAX_OUTPUT_FRAME = 256 * 1024
-IDLE_FEED = 16 * 1024  # emulator bytes fed per idle loop turn (keeps keystrokes snappy)
+IDLE_FEED = 4096  # emulator bytes fed per idle loop turn: ~1 ms of escape-heavy output
 INPUT_HIGH = 64 * 1024  # stop reading clients' input while this much awaits the PTY
 EXIT_GRACE = 2.0  # after the program exits, wait this long for the PTY to drain
 POLL_IN = select.POLLIN | select.POLLPRI
@@ -116,7 +116,7 @@ class Holder:
                 continue
             for fd, mask in events:
                 self._dispatch(fd, mask)
-            self._timers(time.monotonic())
+            self._timers(time.monotonic(), idle=not events)
             if not events and self.fed < self.ring.end:
                 self.feed_screen(min(self.ring.end, self.fed + IDLE_FEED))
                 if self.recorder is not None and self.fed >= self.ring.end:
@@ -156,12 +156,12 @@ class Holder:
             return 1000
         return max(0, min(1000, int((min(deadlines) - now) * 1000) + 1))
 
-    def _timers(self, now: float) -> None:
+    def _timers(self, now: float, idle: bool) -> None:
         size = self.debouncer.due(now)
         if size is not None:
             self.apply_size(*size)
-        if self.status is None and not self.finished:
-            self._reap()
+        if idle and self.status is None and not self.finished:
+            self._reap()  # SIGCHLD wakes the loop; this is the net under it, off the hot path
         if self.exit_deadline is not None and now >= self.exit_deadline:
             self.finish()
         if self.kill_deadline is not None and now >= self.kill_deadline:
