@@ -263,6 +263,13 @@ async def loopsy_memory(transport: Loopsy, sessions: int) -> float:
         await transport.aclose()
 
 
+async def loopsy_reattach(transport: Loopsy) -> tuple[float, int]:
+    try:
+        return await transport.reattach()
+    finally:
+        await transport.aclose()
+
+
 def fmt(value: float | None, spec: str = ".1f") -> str:
     return "–" if value is None else format(value, spec)
 
@@ -350,6 +357,7 @@ def main() -> None:
               f"echo {args.echo_samples} samples")
         runs: list[dict[str, Result]] = []
         mem: dict[str, str] = {}
+        extra: dict[str, str] = {}
         try:
             for transport in transports.values():
                 transport.start()
@@ -372,6 +380,12 @@ def main() -> None:
                 if name == "loopsy":
                     figures = [pss_mb(transport.server_pids())] + [
                         anyio.run(loopsy_memory, transport, n) for n in (1, 10)]
+                    if figures[0] is not None and figures[2] is not None:
+                        extra[name] = (f"PSS per idle session, holder included: "
+                                       f"{(figures[2] - figures[0]) / 10:.2f} MB")
+                    ms, size = anyio.run(loopsy_reattach, transport)
+                    extra[name] += (f"; reattach to 200x50 + 1,100 lines of scrollback: "
+                                    f"{ms:.1f} ms (median of 15), {size / 1024:.0f} KiB")
                 else:
                     idle = pss_mb(transport.server_pids()) if transport.server_pids() else None
                     figures = [idle, memory(transport, 1), memory(transport, 10)]
@@ -381,6 +395,8 @@ def main() -> None:
             for transport in transports.values():
                 transport.stop()
         report(active, runs, notes, mem)
+        for name, line in extra.items():
+            print(f"\n- {transports[name].name}: {line}")
 
 
 if __name__ == "__main__":

@@ -135,6 +135,50 @@ class Loopsy:
             await self._client.__aenter__()
         return await open_gated(self._client, command, self.root)
 
+    async def reattach(self, samples: int = 15) -> tuple[float, int]:
+        """Median ms from opening the attach (fresh) to the SNAPSHOT received, and the bytes
+        sent until then, for a 200x50 session showing an agent's repaint over 1,100 lines of
+        coloured log (the issue's "reattach to a 200x50 screen with 1,000 lines")."""
+        import time
+
+        from bench.terminal import coloured_log
+        from loopsy.client import LoopsyClient
+        from loopsy.protocol import stream
+        from tests.unit.terminal.streams import agent_repaint
+
+        screen = self.root / "screen.txt"
+        screen.write_bytes(coloured_log(1100).replace(b"\r\n", b"\n") + agent_repaint(200, 50, 1))
+        if self._client is None:
+            self._client = LoopsyClient.local(LoopsyHome(self.home))
+            await self._client.__aenter__()
+        client = self._client
+        info = await client.sessions.create(
+            argv=["sh", "-c", f"cat '{screen}'; exec sleep 120"], cols=200, rows=50)
+        try:
+            expected = screen.stat().st_size + screen.read_bytes().count(b"\n")
+            offset = 0
+            for _ in range(1000):
+                if offset >= expected:
+                    break
+                offset = (await client.sessions.read(info.id, offset, wait=2.0)).next
+            times, sizes = [], []
+            for _ in range(samples):
+                start = time.perf_counter()
+                async with client.sessions.attach(info.id, reconnect=False) as attached:
+                    size = 0
+                    while True:
+                        frame = await attached.recv()
+                        assert frame is not None, "the stream ended before the snapshot"
+                        size += len(stream.encode(frame))
+                        if isinstance(frame, stream.Snapshot):
+                            break
+                    times.append((time.perf_counter() - start) * 1000)
+                    sizes.append(size)
+            return sorted(times)[len(times) // 2], max(sizes)
+        finally:
+            await client.sessions.kill(info.id, grace=0.5)
+            await client.sessions.remove(info.id, force=True)
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.__aexit__(None, None, None)
