@@ -8,7 +8,9 @@ A real daemon and a real `loopsy relay serve` (the browser tests' Stack: tempora
 LOOPSY_HOME, 127.0.0.1) and Debian's /usr/bin/chromium driven by Playwright at 390x844.
 
 - first paint: `first-contentful-paint` from the Performance API of a fresh profile's load
-  of /app (the pairing screen) and of a paired profile's load (home, after the handshake);
+  of /app (the pairing screen) and of a paired profile's load (home); for the paired one
+  also when the computer first answered (the page's `loopsy-online` mark: relay socket,
+  KK handshake, first API answer);
 - bundle: dist/index.html + app.js + app.css, raw and gzipped (level 9);
 - output: `seq` prints N bytes into a shell; while the page renders them a key is pressed
   every 50 ms. A capture-phase keydown listener measures, for each press, the time from
@@ -106,14 +108,15 @@ def paints(browser: Browser, stack: Stack, runs: int) -> Phone:
     phone = Phone(browser.new_context(**PHONE), "bench")
     phone.pair(stack.pair_offer())
     warm = []
+    online = []
     for _ in range(runs):
         page = phone.new_page()
         warm.append(first_paint(page, app, "#link-state.online"))
+        online.append(page.evaluate("performance.getEntriesByName('loopsy-online')[0].startTime"))
         page.close()
     print(f"first paint, unpaired (pairing screen): {ms(cold)}; runs {[round(v) for v in cold]}")
-    print(
-        f"first paint, paired (home after handshake): {ms(warm)}; runs {[round(v) for v in warm]}"
-    )
+    print(f"first paint, paired (home): {ms(warm)}; runs {[round(v) for v in warm]}")
+    print(f"paired, computer online (relay, KK handshake, first answer): {ms(online)}")
     return phone
 
 

@@ -75,6 +75,9 @@ class App {
 
   private linkChanged(state: LinkState): void {
     document.body.dataset.link = state.kind;
+    if (state.kind === "online" && performance.getEntriesByName("loopsy-online").length === 0) {
+      performance.mark("loopsy-online"); // first time the computer answered (bench/phone.py)
+    }
     const api = state.kind === "online" ? new Api(state.mux) : null;
     if (api === null && this.api === null) {
       this.home.setLink(state, null);
