@@ -57,7 +57,10 @@ class UnixConnection:
         return str(self.path)
 
     def http_transport(self) -> httpx.AsyncBaseTransport:
-        return httpx.AsyncHTTPTransport(uds=str(self.path))
+        # Not httpcore: a lean HTTP/1.1 exchange is ~10x less CPU per request (unix_http).
+        from loopsy.client.unix_http import UnixSocketTransport
+
+        return UnixSocketTransport(str(self.path))
 
     def auth_headers(self) -> dict[str, str]:
         return {}

@@ -194,12 +194,13 @@ class LoopsyClient:
                 else json.dumps(json_body).encode()
             )
             send_headers.setdefault("Content-Type", "application/json")
+        query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = await self._http.request(
                 method,
                 url,
                 content=body,
-                params={k: v for k, v in (params or {}).items() if v is not None},
+                params=query or None,  # None skips httpx's URL re-parse for merging
                 headers=send_headers,
                 timeout=request_timeout
                 if request_timeout is not None
