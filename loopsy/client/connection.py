@@ -57,7 +57,7 @@ class UnixConnection:
         return str(self.path)
 
     def http_transport(self) -> httpx.AsyncBaseTransport:
-        # Not httpcore: a lean HTTP/1.1 exchange is ~10x less CPU per request (unix_http).
+        # Not httpcore, which cost most of a local round trip (see unix_http).
         from loopsy.client.unix_http import UnixSocketTransport
 
         return UnixSocketTransport(str(self.path))
