@@ -90,7 +90,7 @@ export function keybar(target: KeybarTarget, modifiers: Modifiers): HTMLElement 
     key("~", "tilde", typed("~")),
     key("/", "slash", typed("/")),
     key("-", "dash", typed("-")),
-    key("⎘", "paste", () => target.paste(), "key-paste"),
+    key("Paste", "paste", () => target.paste(), "key-paste"),
     key("✎", "compose", () => target.compose(), "key-compose"),
   );
 }

@@ -1,0 +1,75 @@
+"""The terminal on a phone: sticky modifiers from the key bar, rotation, and the computer
+going away and coming back."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.browser.phone import Phone
+from tests.browser.stack import Stack
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def session_size(stack: Stack) -> tuple[int, int]:
+    (session,) = stack.json("session", "list")
+    return int(session["cols"]), int(session["rows"])
+
+
+def wait_size(stack: Stack, check: object, timeout: float = 20) -> tuple[int, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        size = session_size(stack)
+        if check(size):  # type: ignore[operator]
+            return size
+        assert time.monotonic() < deadline, f"the session stayed {size}"
+        time.sleep(0.1)
+
+
+def test_key_bar_ctrl_c_and_rotation(stack: Stack, phone: Phone) -> None:
+    phone.pair(stack.pair_offer())
+    phone.start("shell")
+    phone.wait_prompt()
+    page = phone.page
+    portrait = wait_size(stack, lambda s: s[0] < 60)
+
+    phone.type("sleep 600\r")
+    phone.key("key-ctrl")
+    assert page.get_attribute("#key-ctrl", "aria-pressed") == "true"
+    phone.type("c")  # the phone keyboard's c, with the sticky Ctrl: SIGINT
+    assert page.get_attribute("#key-ctrl", "aria-pressed") == "false"
+    phone.wait_text(r"\^C\n.*[$#] $")
+    phone.type("echo after-interrupt\r")
+    phone.wait_text(r"^after-interrupt$")
+
+    page.set_viewport_size({"width": 844, "height": 390})  # rotate to landscape
+    landscape = wait_size(stack, lambda s: s[0] > portrait[0] and s[1] < portrait[1])
+    phone.type("stty size\r")
+    phone.wait_text(rf"^{landscape[1]} {landscape[0]}$")
+    phone.shot("landscape")
+
+
+def test_computer_offline_then_back(stack: Stack, phone: Phone) -> None:
+    phone.pair(stack.pair_offer())
+    phone.start("shell")
+    phone.wait_prompt()
+    phone.type("echo before-stop\r")
+    phone.wait_text(r"^before-stop$")
+
+    stack.loopsy("stop")  # sessions outlive the daemon; the relay tells the page
+    page = phone.page
+    page.wait_for_selector("#term-status:has-text('offline')")
+    phone.shot("offline")
+    page.click("#tab-home")
+    page.wait_for_selector("#link-state.offline")
+
+    stack.start()
+    phone.wait_online()
+    page.click("#sessions button.session")  # back to it from the home list
+    phone.wait_live()
+    phone.type("echo after-restart\r")
+    text = phone.wait_text(r"^after-restart$")
+    assert len(re.findall(r"^before-stop$", text, re.MULTILINE)) == 1
