@@ -11,13 +11,14 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from loopsy.config import DEFAULT_MESH_PORT
 from loopsy.protocol.errors import Forbidden, LoopsyError
 from loopsy.tui.panel import dashboard, reporting
 
 
 def parse_address(text: str) -> tuple[str, int] | None:
     """HOST, HOST:PORT or [V6]:PORT; None when it is neither."""
+    from loopsy.config import DEFAULT_MESH_PORT
+
     host, port = text.strip(), DEFAULT_MESH_PORT
     if host.startswith("["):
         host, _, rest = host[1:].partition("]")

@@ -283,8 +283,8 @@ class SessionsPanel(Panel):
         link = self.links.get(pane.terminal.session_id)
         if link is None or link.pane is not pane:
             return
-        pane.repaint()
-        offset = pane.terminal.offset
+        pane.request_repaint()
+        offset = pane.terminal.offset  # fed into the pane's screen: the daemon may go on
         if offset is not None:
             _queue(link, ("ack", offset))
 

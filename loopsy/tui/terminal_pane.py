@@ -9,6 +9,8 @@ Only dirty rows are repainted; strips are cached per row.
 
 from __future__ import annotations
 
+import time
+
 from rich.cells import cell_len
 from rich.color import Color as RichColor
 from rich.segment import Segment
@@ -18,6 +20,7 @@ from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 
 from loopsy.terminal import Style
@@ -25,6 +28,9 @@ from loopsy.tui import keys
 from loopsy.tui.pane_terminal import PaneTerminal
 
 _CURSOR_STYLE = RichStyle(reverse=True)
+# While output pours in, the pane repaints at most this often: the compositor's time goes
+# back to taking in output (a lone key echo is still painted at once).
+FRAME = 1 / 30
 
 
 def rich_style(style: Style) -> RichStyle:
@@ -108,6 +114,9 @@ class TerminalPane(Widget, can_focus=True):
         self._strips: dict[int, Strip] = {}
         self._styles: dict[Style, RichStyle] = {}
         self._cursor: tuple[int, int] | None = None
+        self._base: RichStyle | None = None  # the widget's own style (costly to compute)
+        self._painted_at = 0.0
+        self._paint_timer: Timer | None = None
         self._buttons = 0
         self.update_titles()
 
@@ -126,8 +135,23 @@ class TerminalPane(Widget, can_focus=True):
             state = f"{term.cols}×{term.rows}"
         self.border_subtitle = state
 
+    def request_repaint(self) -> None:
+        """Repaint soon: at once, or at the next frame when one was painted just now."""
+        if self._paint_timer is not None:
+            return
+        wait = self._painted_at + FRAME - time.monotonic()
+        if wait <= 0:
+            self.repaint()
+        else:
+            self._paint_timer = self.set_timer(wait, self._timed_repaint)
+
+    def _timed_repaint(self) -> None:
+        self._paint_timer = None
+        self.repaint()
+
     def repaint(self) -> None:
         """Repaint what changed in the terminal since the last call."""
+        self._painted_at = time.monotonic()
         term = self.terminal
         dirty = term.take_dirty()
         cursor = term.cursor_cell() if self.has_focus else None
@@ -151,16 +175,18 @@ class TerminalPane(Widget, can_focus=True):
     def render_line(self, y: int) -> Strip:
         term = self.terminal
         width = self.size.width
+        base = self._base
+        if base is None:
+            base = self._base = self.rich_style
         if y >= term.rows:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, base)
         strip = self._strips.get(y)
         if strip is None:
-            strip = self._render_row(y)
+            strip = self._render_row(y, base)
             self._strips[y] = strip
-        return strip.adjust_cell_length(width, self.rich_style)
+        return strip.adjust_cell_length(width, base)
 
-    def _render_row(self, y: int) -> Strip:
-        base = self.rich_style
+    def _render_row(self, y: int, base: RichStyle) -> Strip:
         styles = self._styles
         cursor = self._cursor
         segments: list[Segment] = []
@@ -185,6 +211,7 @@ class TerminalPane(Widget, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._base = None
         self._styles.clear()
         self._strips.clear()
 
