@@ -30,6 +30,19 @@ function takePairLink(): { link: PairLink | null; error: string | null } {
   }
 }
 
+function offlineReason(state: LinkState): string {
+  switch (state.kind) {
+    case "laptop-offline":
+      return "your computer is offline: the session keeps running there";
+    case "relay-down":
+      return "the relay is unreachable: reconnecting…";
+    case "refused":
+      return state.message;
+    default:
+      return "reconnecting…";
+  }
+}
+
 class App {
   private readonly connection: Connection;
   private readonly home: HomeView;
@@ -86,7 +99,7 @@ class App {
     this.api = api;
     this.events = null;
     this.home.setLink(state, api);
-    this.terminals.setApi(api);
+    this.terminals.setApi(api, offlineReason(state));
     if (api) {
       this.watchEvents(api);
       void this.reopenTabs(api);

@@ -61,7 +61,7 @@ def test_computer_offline_then_back(stack: Stack, phone: Phone) -> None:
 
     stack.loopsy("stop")  # sessions outlive the daemon; the relay tells the page
     page = phone.page
-    page.wait_for_selector("#term-status:has-text('offline')")
+    page.wait_for_selector("#term-status:has-text('your computer is offline')")
     phone.shot("offline")
     page.click("#tab-home")
     page.wait_for_selector("#link-state.offline")

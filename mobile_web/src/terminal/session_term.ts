@@ -363,8 +363,8 @@ export class SessionTerm {
     this.element.remove();
   }
 
-  detach(): void {
+  detach(why: string): void {
     this.detachSocket();
-    if (this.state !== "exited") this.setState("detached", "offline");
+    if (this.state !== "exited") this.setState("detached", why);
   }
 }

@@ -67,11 +67,12 @@ export class TerminalView {
     return this.tabs.has(id);
   }
 
-  setApi(api: Api | null): void {
+  /** Online: (re)attach every tab. Offline: detach them, saying why. */
+  setApi(api: Api | null, why = "reconnecting…"): void {
     this.api = api;
     for (const tab of this.tabs.values()) {
       if (api) void tab.term.attach(api.mux, api.attachPath(tab.info.id));
-      else tab.term.detach();
+      else tab.term.detach(why);
     }
   }
 
@@ -194,7 +195,7 @@ export class TerminalView {
     );
     const state = current?.term.state;
     this.statusLine.textContent =
-      !current || state === "live" ? "" : state === "attaching" ? "attaching…" : state === "exited" ? `session ${current.detail}` : `offline — ${current.detail || "reconnecting"}`;
+      !current || state === "live" ? "" : state === "attaching" ? "attaching…" : state === "exited" ? `session ${current.detail}` : current.detail || "reconnecting…";
     this.statusLine.hidden = this.statusLine.textContent === "";
   }
 }
