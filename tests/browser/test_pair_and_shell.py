@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.browser.phone import ARTIFACTS, Phone
@@ -95,3 +97,23 @@ def test_damaged_link_says_so_and_the_page_is_locked_down(stack: Stack, phone: P
     assert "unsafe-eval" not in csp and "frame-ancestors 'none'" in csp, csp
     page.wait_for_selector("#pair-error:has-text('damaged')")
     assert "#" not in page.url
+
+
+def test_expired_offer_and_relay_down_are_told_apart(stack: Stack, phone: Phone) -> None:
+    if stack.relay is None:
+        pytest.skip("the relay under test is external: it cannot be stopped from here")
+    page = phone.page
+    expired = stack.pair_offer(ttl=10)  # the shortest offer `loopsy mobile pair` makes
+    time.sleep(10.5)  # let its TTL pass (an expiry is a matter of time)
+    page.goto(expired["url"])
+    page.fill("#pair-code", expired["code"])
+    page.click("#pair-button")
+    page.wait_for_selector("#pair-error:has-text('expired or was already used')")
+
+    offer = stack.pair_offer()
+    page.goto(offer["url"])
+    stack.relay.stop()
+    page.fill("#pair-code", offer["code"])
+    page.click("#pair-button")
+    page.wait_for_selector("#pair-error:has-text('cannot reach the relay')")
+    phone.shot("relay-down")
