@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,23 +23,16 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.worker import Worker
 
-from loopsy.client.attach import Attachment
-from loopsy.protocol import stream
-from loopsy.protocol.errors import LoopsyError
 from loopsy.protocol.sessions import SessionInfo
 from loopsy.tui.confirm import ConfirmScreen
 from loopsy.tui.new_session import NewSessionScreen, SessionRequest
+from loopsy.tui.pane_stream import Outgoing, follow
 from loopsy.tui.pane_terminal import PaneTerminal
 from loopsy.tui.panel import Panel, reporting
 from loopsy.tui.session_list import SessionList
 from loopsy.tui.terminal_pane import TerminalPane
 
-# The attach worker yields to the event loop at least this often while output pours in,
-# so key presses are handled while a program floods its pane.
-YIELD_EVERY = 0.005
 MAX_PANES = 4
-
-Outgoing = tuple[str, Any]  # ("input", bytes) | ("resize", (cols, rows)) | ("ack", offset)
 
 
 @dataclass
@@ -271,8 +262,12 @@ class SessionsPanel(Panel):
             event.pane.repaint()
         if link.worker is None:
             # The first size the pane gets is the size the session is attached with.
+            pane = event.pane
             link.worker = self.run_worker(
-                self._stream(link), group="attach", name=event.pane.terminal.session_id
+                follow(self.client, pane.terminal, link.inbox,
+                       lambda: self.post_message(self.Painted(pane))),
+                group="attach",
+                name=pane.terminal.session_id,
             )
         else:
             _queue(link, ("resize", (event.cols, event.rows)))
@@ -287,51 +282,6 @@ class SessionsPanel(Panel):
         offset = pane.terminal.offset  # fed into the pane's screen: the daemon may go on
         if offset is not None:
             _queue(link, ("ack", offset))
-
-    # -- the attach worker --------------------------------------------------------------------
-
-    async def _stream(self, link: PaneLink) -> None:
-        term = link.pane.terminal
-        try:
-            async with self.client.sessions.attach(
-                term.session_id, cols=term.cols, rows=term.rows, auto_ack=False
-            ) as attachment, anyio.create_task_group() as tg:
-                tg.start_soon(self._send, attachment, link.inbox)
-                await self._receive(attachment, link.pane)
-                tg.cancel_scope.cancel()
-        except LoopsyError as exc:
-            term.error = exc.message
-            self.post_message(self.Painted(link.pane))
-        finally:
-            link.inbox.close()
-
-    async def _receive(self, attachment: Attachment, pane: TerminalPane) -> None:
-        term = pane.terminal
-        recv = attachment.recv
-        started = time.monotonic()
-        while True:
-            frame = await recv()
-            if frame is None:
-                break
-            if term.apply(frame):
-                self.post_message(self.Painted(pane))
-            if isinstance(frame, stream.Exit | stream.Error):
-                break
-            now = time.monotonic()
-            if now - started > YIELD_EVERY:
-                await anyio.lowlevel.checkpoint()  # let key presses and repaints in
-                started = time.monotonic()
-
-    async def _send(
-        self, attachment: Attachment, inbox: MemoryObjectReceiveStream[Outgoing]
-    ) -> None:
-        async for kind, value in inbox:
-            if kind == "input":
-                await attachment.send_input(value)
-            elif kind == "resize":
-                await attachment.resize(*value)
-            elif kind == "ack":
-                await attachment.ack(value)
 
 
 def _close(link: PaneLink) -> None:

@@ -81,7 +81,10 @@ class FakeAttachment:
         self.offset += len(data)
 
     async def recv(self) -> stream.Frame | None:
-        return await self._frames.receive()
+        try:
+            return await self._frames.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            return None
 
     async def send_input(self, data: bytes | str) -> None:
         raw = data.encode() if isinstance(data, str) else data

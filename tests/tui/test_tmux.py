@@ -97,6 +97,12 @@ def test_tui_in_tmux(home: LoopsyHome, cli: Cli, tmux: Tmux) -> None:
     screen = tmux.wait(lambda s: "│hi " in s, "the output of echo hi")
     assert "│$ echo hi" in screen
 
+    cli("stop")  # the session outlives the daemon; the pane attaches again, resuming
+    cli("start", "--port", "0")
+    tmux.keys("echo back", "Enter")
+    screen = tmux.wait(lambda s: "│back " in s, "output after the daemon's restart")
+    assert screen.count("│hi ") == 1  # resumed at its offset: nothing shown twice
+
     tmux.keys("C-]")  # back to the list: keys reach the dashboard again
     with_client(
         home,
