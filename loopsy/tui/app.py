@@ -25,7 +25,7 @@ from loopsy.protocol.errors import DaemonNotRunning, LoopsyError
 from loopsy.tui.approvals_panel import ApprovalsPanel
 from loopsy.tui.audit_panel import AuditPanel
 from loopsy.tui.inbox_panel import InboxPanel
-from loopsy.tui.panel import Panel, reporting
+from loopsy.tui.panel import TRANSPORT_ERRORS, Panel, reporting
 from loopsy.tui.peers_panel import PeersPanel
 from loopsy.tui.phones_panel import PhonesPanel
 from loopsy.tui.sessions_panel import SessionsPanel
@@ -131,7 +131,9 @@ class LoopsyApp(App[None]):
             try:
                 status_bar.status = await self.client.status()
                 break
-            except DaemonNotRunning:
+            except (LoopsyError, *TRANSPORT_ERRORS) as exc:
+                if not isinstance(exc, DaemonNotRunning):
+                    problem = f"It answered with an error: {exc}"
                 start = await self.push_screen_wait(StartDaemonScreen(self.where, problem))
                 if not start:
                     self.exit()
@@ -150,14 +152,14 @@ class LoopsyApp(App[None]):
                 async for event in self.client.events.stream():
                     failures = 0
                     self.post_message(self.DaemonEvent(event))
-            except LoopsyError:
-                pass
+            except (LoopsyError, *TRANSPORT_ERRORS):
+                pass  # the daemon went away: wait for it to come back
             status_bar.connected = False
             await anyio.sleep(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)])
             failures += 1
             try:
                 status_bar.status = await self.client.status()
-            except LoopsyError:
+            except (LoopsyError, *TRANSPORT_ERRORS):
                 continue
 
     def on_loopsy_app_daemon_event(self, message: DaemonEvent) -> None:

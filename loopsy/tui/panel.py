@@ -7,12 +7,17 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+import httpx
 from textual.app import App, SystemCommand
 from textual.containers import Vertical
 from textual.dom import DOMNode
 from textual.widget import Widget
+from websockets.exceptions import WebSocketException
 
 from loopsy.protocol.errors import LoopsyError
+
+# A request cut short (the daemon stopped mid-answer) surfaces as one of these.
+TRANSPORT_ERRORS = (httpx.HTTPError, WebSocketException, OSError)
 
 if TYPE_CHECKING:
     from loopsy.client import LoopsyClient
@@ -31,12 +36,15 @@ def dashboard(node: DOMNode) -> Dashboard:
 
 @contextlib.contextmanager
 def reporting(node: Widget | App[Any], what: str) -> Iterator[None]:
-    """Show a failed daemon call as a notification instead of ending the worker."""
+    """Show a failed daemon call as a notification instead of ending the worker (and, with
+    it, the app): the daemon's own errors, and connections that break mid-request."""
     try:
         yield
     except LoopsyError as exc:
         hint = f"\n{exc.hint}" if exc.hint else ""
         node.notify(f"{exc.message}{hint}", title=f"{what} failed", severity="error")
+    except TRANSPORT_ERRORS as exc:
+        node.notify(str(exc) or type(exc).__name__, title=f"{what} failed", severity="error")
 
 
 class Panel(Vertical):
