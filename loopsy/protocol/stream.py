@@ -383,7 +383,7 @@ class FrameSplitter:
         self.max_frame = max_frame
         self._buffer = bytearray()
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | memoryview) -> list[bytes]:
         buffer = self._buffer
         buffer += data
         frames: list[bytes] = []

@@ -50,7 +50,7 @@ async def test_resume_gets_exactly_the_missing_bytes(client: LoopsyClient) -> No
             assert isinstance(frame, stream.Output), frame  # no snapshot: a replay
             assert frame.offset == held + len(got)
             got += frame.data
-    assert got == everything[held:end]
+    assert got[: end - held] == everything[held:end]  # the last frame may run past end
 
 
 async def test_a_client_beyond_the_ring_gets_a_snapshot(

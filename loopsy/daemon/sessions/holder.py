@@ -42,6 +42,8 @@ from loopsy.terminal.screen import Screen
 READ_BATCH = 256 * 1024  # PTY bytes gathered before they are sent on
 MAX_OUTPUT_FRAME = 256 * 1024
 IDLE_FEED = 4096  # emulator bytes fed per idle loop turn: ~1 ms of escape-heavy output
+RECEIVE_BUFFER = 64 * 1024  # one recv from a connection (an INPUT frame is at most this)
+SHORT_READ = 1024  # a PTY read this short drained the PTY (streaming reads are ~4 KiB)
 INPUT_HIGH = 64 * 1024  # stop reading clients' input while this much awaits the PTY
 EXIT_GRACE = 2.0  # after the program exits, wait this long for the PTY to drain
 POLL_IN = select.POLLIN | select.POLLPRI
@@ -101,6 +103,8 @@ class Holder:
         self.ended_at: float | None = None
         self.running = True
         self.waiters: list[holder_control.ReadWaiter] = []
+        self.receive_buffer = bytearray(RECEIVE_BUFFER)
+        self.receive_view = memoryview(self.receive_buffer)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -117,10 +121,11 @@ class Holder:
             for fd, mask in events:
                 self._dispatch(fd, mask)
             self._timers(time.monotonic(), idle=not events)
-            if not events and self.fed < self.ring.end:
-                self.feed_screen(min(self.ring.end, self.fed + IDLE_FEED))
+            if not events:
+                if self.fed < self.ring.end:
+                    self.feed_screen(min(self.ring.end, self.fed + IDLE_FEED))
                 if self.recorder is not None and self.fed >= self.ring.end:
-                    self.recorder.flush()
+                    self.recorder.flush()  # a no-op unless something was written
         self._close_all()
 
     def _dispatch(self, fd: int, mask: int) -> None:
@@ -173,7 +178,10 @@ class Holder:
 
     # -- the PTY ------------------------------------------------------------------------------
 
-    def read_pty(self) -> None:
+    def read_pty(self, drain: bool = False) -> None:
+        """Read what the PTY holds (up to READ_BATCH). A short read ends the batch without
+        the extra read that would only say EAGAIN (a keystroke's echo costs one syscall
+        less); ``drain`` reads on to EAGAIN or EIO."""
         master = self.master
         if master is None:
             return
@@ -194,6 +202,8 @@ class Holder:
                 break
             chunks.append(data)
             total += len(data)
+            if len(data) < SHORT_READ and not drain:
+                break
         if chunks:
             self.produced(chunks[0] if len(chunks) == 1 else b"".join(chunks))
         if closed:  # after the last bytes are in the ring: the exit is reported after them
@@ -214,6 +224,10 @@ class Holder:
             # Feed half a ring at once so forced feeding happens rarely and in bulk.
             self.feed_screen(max(self.fed, end - self.ring.capacity // 2))
             self.ring.trim(keep_from=self.screen_offset)
+        elif end - self.fed <= IDLE_FEED:
+            # A little output (an echo, a prompt): the clients have it already; feed it now
+            # rather than in one more loop turn (a poll, maybe a waitpid) for it alone.
+            self.feed_screen(end)
 
     def _pty_closed(self) -> None:
         if self.master is not None:
@@ -291,7 +305,7 @@ class Holder:
         if self.finished or self.status is None:
             return
         if self.master is not None:
-            self.read_pty()
+            self.read_pty(drain=True)
             if self.master is not None:  # something else still holds the PTY: hang it up
                 self._unwatch(self.master)
                 os.close(self.master)
@@ -405,17 +419,19 @@ class Holder:
         self._watch(conn.fd, POLL_IN)
 
     def _receive(self, conn: Conn) -> None:
+        # Into one buffer the holder keeps: recv(256 KiB) mapped and unmapped a fresh
+        # 256 KiB object per frame (three syscalls more per keystroke).
         try:
-            data = conn.sock.recv(READ_BATCH)
+            size = conn.sock.recv_into(self.receive_buffer)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data = b""
-        if not data:
+            size = 0
+        if not size:
             self.close(conn)
             return
         try:
-            for frame in conn.splitter.feed(data):
+            for frame in conn.splitter.feed(self.receive_view[:size]):
                 if conn.closing:
                     break
                 self._frame(conn, frame)
