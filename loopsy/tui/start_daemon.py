@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -34,12 +35,12 @@ class StartDaemonScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("[b]No Loopsy daemon is running[/b]")
-            yield Label(f"Nothing answers at {self.where}.")
+            yield Label(f"Nothing answers at {escape(self.where)}.", id="where")
             yield Label(
                 "Start it now? (the same as `loopsy start`: it runs in the background, "
                 "on 127.0.0.1 only, and keeps your sessions when this dashboard closes)"
             )
-            yield Label(self.problem, id="problem")
+            yield Label(escape(self.problem), id="problem")
             with Horizontal():
                 yield Button("Start \\[s]", variant="primary", id="start")
                 yield Button("Quit \\[q]", id="quit")
