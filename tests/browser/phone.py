@@ -59,6 +59,25 @@ class Phone:
         page.click("#pair-button")
         self.wait_online()
 
+    def open_shell(self, offer: dict[str, Any]) -> None:
+        """Pair, start a shell, wait for its prompt: where most tests begin."""
+        self.pair(offer)
+        self.start("shell")
+        self.wait_prompt()
+
+    def watch_link(self) -> None:
+        """Record every change of the page's connection state from now on."""
+        self.page.evaluate(
+            """() => {
+              window.linkStates = [];
+              new MutationObserver(() => window.linkStates.push(document.body.dataset.link))
+                .observe(document.body, { attributes: true, attributeFilter: ["data-link"] });
+            }"""
+        )
+
+    def link_states(self) -> list[str]:
+        return list(self.page.evaluate("window.linkStates"))
+
     def wait_online(self, timeout: float = WAIT_MS) -> None:
         self.page.wait_for_selector("#link-state.online", timeout=timeout)
 

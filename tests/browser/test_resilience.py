@@ -26,9 +26,7 @@ def wait_file(path: Path, timeout: float = 30) -> None:
 
 
 def test_closed_page_reopens_with_what_came_meanwhile_once(stack: Stack, phone: Phone) -> None:
-    phone.pair(stack.pair_offer())
-    phone.start("shell")
-    phone.wait_prompt()
+    phone.open_shell(stack.pair_offer())
     phone.type("echo before-close\r")
     phone.wait_text(r"^before-close$")
     phone.page.wait_for_function(  # the page keeps its screen and offset as it goes
@@ -53,21 +51,13 @@ def test_closed_page_reopens_with_what_came_meanwhile_once(stack: Stack, phone: 
 def test_relay_restart_while_printing_loses_nothing(stack: Stack, phone: Phone) -> None:
     if stack.relay is None:
         pytest.skip("the relay under test is external: it cannot be restarted from here")
-    phone.pair(stack.pair_offer())
-    phone.start("shell")
-    phone.wait_prompt()
-    phone.page.evaluate(
-        """() => {
-          window.linkStates = [];
-          new MutationObserver(() => window.linkStates.push(document.body.dataset.link))
-            .observe(document.body, { attributes: true, attributeFilter: ["data-link"] });
-        }"""
-    )
+    phone.open_shell(stack.pair_offer())
+    phone.watch_link()
     phone.type("for i in $(seq 1 400); do echo R-$i; sleep 0.01; done; echo END-R\r")
     phone.wait_text(r"^R-40$")
     stack.restart_relay()  # SIGKILL mid-output, then start again on the same port and data
     text = phone.wait_text(r"^END-R$", timeout=60_000)
-    states = phone.page.evaluate("window.linkStates")
+    states = phone.link_states()
     resumed = phone.page.evaluate("window.loopsyDebug.lastAttach()")
     assert resumed["offset"] > 0 and not resumed["snapshot"], "resumed by offset, no snapshot"
     assert "online" in states and any(s != "online" for s in states), states
@@ -76,9 +66,7 @@ def test_relay_restart_while_printing_loses_nothing(stack: Stack, phone: Phone) 
 
 
 def test_tabs_keep_their_own_screens(stack: Stack, phone: Phone) -> None:
-    phone.pair(stack.pair_offer())
-    phone.start("shell")
-    phone.wait_prompt()
+    phone.open_shell(stack.pair_offer())
     phone.type("echo first-tab-marker\r")
     phone.wait_text(r"^first-tab-marker$")
     phone.page.click("#tab-home")
@@ -98,16 +86,8 @@ def test_tabs_keep_their_own_screens(stack: Stack, phone: Phone) -> None:
 def test_a_flood_of_output_flows_without_drops_or_skips(stack: Stack, phone: Phone) -> None:
     """Flow control end to end: 2.3 MB from `seq` arrives whole, paced by what the page
     renders, on one connection (no reconnect) and without a snapshot skipping bytes."""
-    phone.pair(stack.pair_offer())
-    phone.start("shell")
-    phone.wait_prompt()
-    phone.page.evaluate(
-        """() => {
-          window.linkStates = [];
-          new MutationObserver(() => window.linkStates.push(document.body.dataset.link))
-            .observe(document.body, { attributes: true, attributeFilter: ["data-link"] });
-        }"""
-    )
+    phone.open_shell(stack.pair_offer())
+    phone.watch_link()
     before = phone.page.evaluate("window.loopsyDebug.snapshots()")
     start = phone.page.evaluate("window.loopsyDebug.offset()")
     phone.type("seq 1 300000; echo FLOOD-DONE\r")
@@ -122,7 +102,7 @@ def test_a_flood_of_output_flows_without_drops_or_skips(stack: Stack, phone: Pho
         299999,
         300000,
     ]
-    assert phone.page.evaluate("window.linkStates") == []
+    assert phone.link_states() == []
     assert phone.page.evaluate("window.loopsyDebug.snapshots()") == before
     printed = sum(len(str(i)) + 2 for i in range(1, 300_001))  # each line ends in \r\n
     assert phone.page.evaluate("window.loopsyDebug.offset()") - start > printed

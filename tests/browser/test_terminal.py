@@ -30,9 +30,7 @@ def wait_size(stack: Stack, check: object, timeout: float = 20) -> tuple[int, in
 
 
 def test_key_bar_ctrl_c_and_rotation(stack: Stack, phone: Phone) -> None:
-    phone.pair(stack.pair_offer())
-    phone.start("shell")
-    phone.wait_prompt()
+    phone.open_shell(stack.pair_offer())
     page = phone.page
     portrait = wait_size(stack, lambda s: s[0] < 60)
 
@@ -53,9 +51,7 @@ def test_key_bar_ctrl_c_and_rotation(stack: Stack, phone: Phone) -> None:
 
 
 def test_computer_offline_then_back(stack: Stack, phone: Phone) -> None:
-    phone.pair(stack.pair_offer())
-    phone.start("shell")
-    phone.wait_prompt()
+    phone.open_shell(stack.pair_offer())
     phone.type("echo before-stop\r")
     phone.wait_text(r"^before-stop$")
 
