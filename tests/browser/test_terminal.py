@@ -69,3 +69,18 @@ def test_computer_offline_then_back(stack: Stack, phone: Phone) -> None:
     phone.type("echo after-restart\r")
     text = phone.wait_text(r"^after-restart$")
     assert len(re.findall(r"^before-stop$", text, re.MULTILINE)) == 1
+
+
+def test_revoked_phone_is_told_and_can_start_over(stack: Stack, phone: Phone) -> None:
+    phone.pair(stack.pair_offer())
+    (paired,) = stack.json("phone", "list")
+    stack.loopsy("phone", "revoke", paired["phone_id"])
+    page = phone.page
+    page.wait_for_selector("#link-state.refused")
+    page.wait_for_selector("#link-detail:has-text('revoked')")
+    page.wait_for_selector("#forget")
+    phone.shot("revoked")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#forget")
+    page.wait_for_selector("#pair-link")  # back to pairing, nothing kept
+    assert page.evaluate("localStorage.length") == 0

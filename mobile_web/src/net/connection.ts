@@ -25,6 +25,7 @@ export interface ConnectionOptions {
 }
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+const WAKE_PROBE_MS = 5000;
 
 export class Connection {
   state: LinkState = { kind: "connecting" };
@@ -78,7 +79,17 @@ export class Connection {
   nudge(): void {
     if (this.stopped) return;
     if (this.state.kind === "online") {
+      // after a sleep the socket may be dead without having said so: ask, and if nothing
+      // at all comes back soon, start over instead of waiting for the watchdog
+      const asked = Date.now();
+      const ws = this.ws;
       this.mux?.ping(randomBytes(8));
+      setTimeout(() => {
+        if (ws && ws === this.ws && this.lastHeard < asked) {
+          ws.close(4000, "no answer");
+          this.closed(ws, 4000, "no answer after waking up", true);
+        }
+      }, WAKE_PROBE_MS);
       return;
     }
     if (this.retryTimer !== null) {

@@ -92,18 +92,19 @@ export class HomeView {
     this.render();
   }
 
-  private stateText(): [string, string] {
+  /** The badge's class and word, and a sentence when there is more to say. */
+  private stateText(): [string, string, string] {
     switch (this.state.kind) {
       case "online":
-        return ["online", "online"];
+        return ["online", "online", ""];
       case "connecting":
-        return ["connecting", "connecting…"];
+        return ["connecting", "connecting…", ""];
       case "laptop-offline":
-        return ["offline", "offline: loopsy is not running there, or it has no network"];
+        return ["offline", "offline", "Loopsy is not running on your computer, or it has no network. Sessions keep running there."];
       case "relay-down":
-        return ["offline", `relay unreachable: retrying in ${Math.ceil(this.state.retryInMs / 1000)} s`];
+        return ["offline", "offline", `The relay is unreachable: retrying in ${Math.ceil(this.state.retryInMs / 1000)} s.`];
       case "refused":
-        return ["refused", this.state.message];
+        return ["refused", "refused", this.state.message];
     }
   }
 
@@ -122,7 +123,7 @@ export class HomeView {
       }
       return;
     }
-    const [cls, text] = this.stateText();
+    const [cls, text, detail] = this.stateText();
     const online = this.state.kind === "online";
     replace(
       this.element,
@@ -132,6 +133,7 @@ export class HomeView {
         h("h1", { id: "node-name" }, this.nodeName),
         h("span", { class: `badge ${cls}`, id: "link-state" }, text),
       ),
+      detail && h("p", { class: `link-detail ${cls}`, id: "link-detail", role: "status" }, detail),
       this.notice && h("p", { class: "error", role: "alert", id: "home-notice" }, this.notice),
       this.state.kind === "refused" &&
         h("button", { class: "danger", id: "forget", onclick: () => this.handlers.forget() }, "Forget this computer and pair again"),
@@ -165,11 +167,22 @@ export class HomeView {
             h("span", { class: `state ${session.state}` }, state, session.auto_approve === "on" ? " · auto-approve" : ""),
           ),
           waiting && h("p", { class: "approval", role: "status" }, waiting),
-          session.state !== "exited" &&
-            h("button", { class: "small", "aria-label": `end ${session.name}`, onclick: () => this.kill(session) }, "End"),
+          session.state !== "exited"
+            ? h("button", { class: "small", "aria-label": `end ${session.name}`, onclick: () => this.kill(session) }, "End")
+            : h("button", { class: "small", "aria-label": `remove ${session.name}`, onclick: () => this.remove(session) }, "Remove"),
         );
       }),
     );
+  }
+
+  private async remove(session: SessionInfo): Promise<void> {
+    if (!this.api) return;
+    try {
+      await this.api.remove(session.id);
+      this.sessionRemoved(session.id);
+    } catch (err) {
+      this.say((err as Error).message);
+    }
   }
 
   private async kill(session: SessionInfo): Promise<void> {
