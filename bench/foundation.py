@@ -149,6 +149,39 @@ async def concurrent_pairs(home: LoopsyHome, clients: int, seconds: float) -> fl
     return done / (time.perf_counter() - started)
 
 
+async def raw_pairs(home: LoopsyHome, count: int, seconds: float) -> float:
+    """The same set+get exchange written by hand on one keep-alive connection: what the
+    daemon allows when the client costs next to nothing (a same-run baseline)."""
+    import asyncio
+
+    reader, writer = await asyncio.open_unix_connection(str(home.socket))
+    body = json.dumps({"value": "v" * 100}).encode()
+
+    async def exchange(method: str, path: str, payload: bytes = b"") -> None:
+        writer.write(
+            f"{method} /api/v1{path} HTTP/1.1\r\nHost: localhost\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        length = next(
+            int(line.split(b":")[1]) for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+
+    async def set_get(i: int) -> None:
+        key = f"/context/raw:{i % 1000}"
+        await exchange("PUT", key, body)
+        await exchange("GET", key)
+
+    try:
+        return await rate(set_get, count, seconds)
+    finally:
+        writer.close()
+
+
 def status_times(env: dict[str, str], runs: int) -> list[float]:
     command = [*loopsy_command(), "status"]
     for _ in range(3):  # warm the page cache
@@ -213,6 +246,7 @@ def main() -> None:
         idle_start = memory(pid)
         requests = anyio.run(measure_requests, home, pid, runs, count, seconds)
         parallel = [anyio.run(concurrent_pairs, home, 4, seconds) for _ in range(runs)]
+        raw = [anyio.run(raw_pairs, home, count, seconds) for _ in range(runs)]
         status = status_times(env, status_runs)
         hyperfine = hyperfine_mean(env, status_runs)
         settle(pid)
@@ -221,6 +255,8 @@ def main() -> None:
     print(f"load average at start: {load:.1f} on {os.cpu_count()} cores")
     print(f"context set+get pairs/s: {pairs:.0f} (ops/s {2 * pairs:.0f}; runs "
           f"{', '.join(f'{r:.0f}' for r in requests['context_pairs'])}) target > 1000")
+    print(f"same exchange by a hand-written client: {statistics.median(raw):.0f} pairs/s "
+          f"(loopsy client at {pairs / statistics.median(raw):.2f}x of it)")
     print(f"context set+get pairs/s with 4 concurrent clients: {statistics.median(parallel):.0f}")
     print(f"CPU per context operation: daemon {statistics.median(requests['daemon_us']):.0f} µs, "
           f"client {statistics.median(requests['client_us']):.0f} µs")
