@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from loopsy.daemon.sessions.child import spawn
-from loopsy.daemon.sessions.holder import READ_BATCH, Conn, Holder, ring_capacity
+from loopsy.daemon.sessions.holder import POLL_IN, READ_BATCH, Conn, Holder, ring_capacity
 from loopsy.daemon.sessions.holder_spec import HolderSpec
 from loopsy.protocol import stream
 from tests.helpers.sessions import payload
@@ -62,9 +62,11 @@ def connect(holder: Holder) -> tuple[Conn, socket.socket]:
 
 
 def read_while_allowed(holder: Holder, rounds: int) -> None:
-    """Read the PTY as the holder's loop would, while flow control allows it."""
+    """Loop turns as the holder's loop makes them, as far as the PTY goes: read it while
+    the holder watches it for input, until it stops doing so."""
     for _ in range(rounds):
-        if holder.master is None or not holder.flow.reading_allowed():
+        holder._update_master()
+        if holder.master is None or not holder.registered.get(holder.master, 0) & POLL_IN:
             return
         ready, _, _ = select.select([holder.master], [], [], 5.0)
         assert ready, "the program stopped writing"
@@ -110,3 +112,48 @@ def test_a_client_acking_all_it_receives_never_falls_off_a_small_ring(
                 break
     assert len(got) >= len(expected) // 2
     assert bytes(got) == expected[: len(got)]
+
+
+def test_after_the_program_exits_a_slow_client_still_gets_every_byte_before_exit(
+    make_holder: Callable[..., Holder], tmp_path: Path
+) -> None:
+    """The shell exits at once, leaving a writer on the PTY: the holder keeps to the
+    client's window (it does not drain the PTY past it) until the exit grace is up, then
+    drains one batch and hangs up; the client gets every byte read, then EXIT."""
+    source = tmp_path / "payload"
+    source.write_bytes(payload(8 << 20, seed=5))
+    holder = make_holder(
+        ["/bin/sh", "-c", f"trap '' HUP; cat '{source}' & exit 7"], ring_bytes=64 * 1024
+    )
+    conn, client = connect(holder)
+    with client:
+        holder.attach(conn, stream.Attach(0))
+        read_while_allowed(holder, rounds=1000)  # the client acks nothing: the window fills
+        for _ in range(500):  # the shell exits at once; its cat keeps the PTY open
+            holder._reap()
+            if holder.status is not None:
+                break
+            select.select([], [], [], 0.01)
+        assert holder.status is not None and not holder.finished
+        read_while_allowed(holder, rounds=1000)  # the grace period: the window still holds
+        assert holder.ring.end < 2 * READ_BATCH + holder.flow.high
+        holder.finish()  # what EXIT_GRACE does: drain one batch, hang up, report
+        assert holder.finished and holder.master is None
+        splitter = stream.FrameSplitter()
+        got = 0
+        exit_frame = None
+        for _ in range(10_000):
+            for raw in splitter.feed(client.recv(1 << 20)):
+                frame = stream.decode(raw)
+                assert not isinstance(frame, stream.Snapshot), f"fell off the ring at {got}"
+                if isinstance(frame, stream.Output):
+                    assert frame.offset == got
+                    got += len(frame.data)
+                elif isinstance(frame, stream.Exit):
+                    exit_frame = frame
+            if exit_frame is not None:
+                break
+            holder._frame(conn, stream.encode(stream.Ack(got)))
+            holder._flush(conn)
+        assert exit_frame is not None and exit_frame.offset == got == holder.ring.end
+        assert exit_frame.returncode == 7

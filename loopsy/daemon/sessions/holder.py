@@ -241,8 +241,11 @@ class Holder:
         if self.master is None:
             return
         mask = 0
-        if self.status is not None or self.flow.reading_allowed():
-            mask |= POLL_IN  # once the program has exited, drain whatever it left
+        if self.flow.reading_allowed():
+            # Even after the program exited: a process it left behind may still write, and
+            # a lone slow client must not fall off the ring for it. finish() drains the
+            # rest (one batch, which the ring has room for) when EXIT_GRACE is up.
+            mask |= POLL_IN
         if self.input:
             mask |= select.POLLOUT
         if mask:
