@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from loopsy.protocol.audit import AuditDroppedMessage, AuditPage, AuditRecord
-from loopsy.protocol.errors import ProtocolError, api_error_from_close
+from loopsy.protocol.errors import ProtocolError
 
 if TYPE_CHECKING:
     from loopsy.client.core import LoopsyClient
@@ -36,27 +36,9 @@ class AuditApi:
     ) -> AsyncIterator[AuditRecord | AuditDroppedMessage]:
         """``backlog`` recent records, then each new one as it is written, until the
         daemon closes the stream (an error close raises) or the caller stops iterating."""
-        from websockets.exceptions import ConnectionClosed
-
         query = {k: v for k, v in {"backlog": backlog, **filters}.items() if v is not None}
-        ws = await self._client.websocket("/audit/stream?" + urlencode(query))
-        try:
-            while True:
-                try:
-                    text = await ws.recv()
-                except ConnectionClosed as closed:
-                    received = closed.rcvd
-                    error = (
-                        api_error_from_close(received.code, received.reason)
-                        if received is not None
-                        else self._client.not_running(closed)
-                    )
-                    if error is not None:
-                        raise error from None
-                    return
-                yield _message(text)
-        finally:
-            await ws.close()
+        async for text in self._client.websocket_messages("/audit/stream?" + urlencode(query)):
+            yield _message(text)
 
 
 def _message(text: bytes | str) -> AuditRecord | AuditDroppedMessage:

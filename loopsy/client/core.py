@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,7 +20,12 @@ from loopsy.client.connection import (
     WebSocketStream,
 )
 from loopsy.home import LoopsyHome
-from loopsy.protocol.errors import DaemonNotRunning, ProtocolError, api_error_from
+from loopsy.protocol.errors import (
+    DaemonNotRunning,
+    ProtocolError,
+    api_error_from,
+    api_error_from_close,
+)
 from loopsy.protocol.status import Health, Status
 
 if TYPE_CHECKING:
@@ -244,6 +249,31 @@ class LoopsyClient:
             return await self.connection.open_websocket(url, subprotocols)
         except (OSError, TimeoutError) as exc:
             raise self.not_running(exc) from None
+
+    async def websocket_messages(self, url: str) -> AsyncIterator[bytes | str]:
+        """Each message of a server-to-client WebSocket stream (audit tail, events) until
+        the daemon ends it: a normal close ends the iteration, an error close (4000 +
+        status) raises that error, a lost connection raises DaemonNotRunning."""
+        from websockets.exceptions import ConnectionClosed
+
+        ws = await self.websocket(url)
+        try:
+            while True:
+                try:
+                    message = await ws.recv()
+                except ConnectionClosed as closed:
+                    received = closed.rcvd
+                    error = (
+                        api_error_from_close(received.code, received.reason)
+                        if received is not None
+                        else self.not_running(closed)
+                    )
+                    if error is not None:
+                        raise error from None
+                    return
+                yield message
+        finally:
+            await ws.close()
 
     def not_running(self, exc: BaseException) -> DaemonNotRunning:
         return DaemonNotRunning(
