@@ -113,7 +113,7 @@ async def _send(attachment: Attachment, inbox: MemoryObjectReceiveStream[Outgoin
                 await attachment.send_input(value)
             elif kind == "resize":
                 await attachment.resize(*value)
-            elif kind == "ack":
-                await attachment.ack(value)
+            elif kind == "ack" and value - attachment.tracker.acked >= attachment.tracker.ack_every:
+                await attachment.ack(value)  # as often as the daemon asks, not per frame
     except (LoopsyError, ConnectionClosed, OSError):
         pass  # the receiving side sees the stream end and attaches again

@@ -58,6 +58,7 @@ class FakeAttachment:
         self.ref = ref
         self.cols, self.rows = cols, rows
         self.sent: list[stream.Frame] = []
+        self.tracker = SimpleNamespace(acked=0, ack_every=1)
         self.incoming, self._frames = channel()
 
     async def __aenter__(self) -> FakeAttachment:
@@ -95,6 +96,7 @@ class FakeAttachment:
         self.sent.append(stream.Resize(cols, rows))
 
     async def ack(self, offset: int | None = None) -> None:
+        self.tracker.acked = offset or 0
         self.sent.append(stream.Ack(offset or 0))
 
     @property
