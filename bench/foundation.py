@@ -63,6 +63,7 @@ def running_daemon() -> Iterator[tuple[LoopsyHome, dict[str, str]]]:
     config = default_config(home)
     config.rate_limits.context = 10_000_000
     config.rate_limits.execute = 10_000_000
+    config.transfer.allowed_paths = [str(root)]
     save_config(home, config)
     env = {**os.environ, "LOOPSY_HOME": str(home.root)}
     try:
@@ -182,6 +183,33 @@ async def raw_pairs(home: LoopsyHome, count: int, seconds: float) -> float:
         writer.close()
 
 
+async def transfer(home: LoopsyHome, pid: int, size_mb: int) -> dict[str, float]:
+    """Push then pull a ``size_mb`` MB file; MB/s each way, and how much the daemon's peak
+    RSS (VmHWM) grew: it streams, so far less than the file."""
+    root = home.root.parent
+    local = root / "payload.bin"
+    with open(local, "wb") as f:
+        for _ in range(size_mb):
+            f.write(os.urandom(1 << 20))
+    peak_before = _status_kb(pid, "VmHWM")
+    async with LoopsyClient.local(home) as client:
+        started = time.perf_counter()
+        await client.files.push(local, str(root / "pushed.bin"))
+        push = size_mb / (time.perf_counter() - started)
+        started = time.perf_counter()
+        await client.files.pull(str(root / "pushed.bin"), root / "pulled.bin")
+        pull = size_mb / (time.perf_counter() - started)
+    growth = (_status_kb(pid, "VmHWM") - peak_before) / 1024
+    for name in ("payload.bin", "pushed.bin", "pulled.bin"):
+        (root / name).unlink()
+    return {"push": push, "pull": pull, "peak_growth": growth}
+
+
+def _status_kb(pid: int, field: str) -> int:
+    text = Path(f"/proc/{pid}/status").read_text()
+    return next(int(line.split()[1]) for line in text.splitlines() if line.startswith(field))
+
+
 def status_times(env: dict[str, str], runs: int) -> list[float]:
     command = [*loopsy_command(), "status"]
     for _ in range(3):  # warm the page cache
@@ -247,6 +275,7 @@ def main() -> None:
         requests = anyio.run(measure_requests, home, pid, runs, count, seconds)
         parallel = [anyio.run(concurrent_pairs, home, 4, seconds) for _ in range(runs)]
         raw = [anyio.run(raw_pairs, home, count, seconds) for _ in range(runs)]
+        moved = anyio.run(transfer, home, pid, 64 if args.quick else 256)
         status = status_times(env, status_runs)
         hyperfine = hyperfine_mean(env, status_runs)
         settle(pid)
@@ -265,6 +294,8 @@ def main() -> None:
               f"{', '.join(f'{r:.0f}' for r in requests['execute'])})")
     else:
         print("execute round trips/s: client.execute not available")
+    print(f"files: push {moved['push']:.0f} MB/s, pull {moved['pull']:.0f} MB/s; daemon peak "
+          f"RSS grew {moved['peak_growth']:.1f} MB moving the file (it streams)")
     print(f"loopsy status ms: median {statistics.median(status):.0f}, "
           f"p90 {percentile(status, 0.9):.0f}, min {min(status):.0f} ({len(status)} runs)"
           + (f"; hyperfine mean {hyperfine:.0f}" if hyperfine is not None else "")

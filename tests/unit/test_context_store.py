@@ -260,3 +260,24 @@ def test_prefix_upper_bound_separates_exactly(prefix: str, other: str) -> None:
 
     inside = utf8(other) >= utf8(prefix) and (upper is None or utf8(other) < utf8(upper))
     assert inside == other.startswith(prefix)
+
+
+@pytest.mark.anyio
+async def test_purger_deletes_expired_rows_in_the_background(
+    ctx: ContextStore, clock: Clock
+) -> None:
+    import anyio
+
+    from loopsy.daemon.context import ContextPurger
+
+    for i in range(5):
+        ctx.set(f"short:{i}", "v", ttl=1)
+    ctx.set("kept", "v")
+    clock.now += 2
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ContextPurger(ctx, interval=0.001).run)
+        with anyio.fail_after(10):
+            while ctx.stats()[0] != 1:  # each pass of the purger is one event-loop turn
+                await anyio.sleep(0.001)
+        tg.cancel_scope.cancel()
+    assert [e.key for e in ctx.list().entries] == ["kept"]
