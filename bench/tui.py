@@ -132,6 +132,24 @@ async def key_latency(home: LoopsyHome, presses: int) -> tuple[list[float], floa
             return times, fed / flooding / 1e6
 
 
+async def bare_rate(home: LoopsyHome, seconds: float = 3.0) -> float:
+    """MB/s of `yes` that a bare attach (auto ACKs, nothing drawn) takes from the daemon:
+    the ceiling any pane can reach on this machine right now."""
+    from loopsy.protocol import stream
+
+    async with LoopsyClient.local(home) as client:
+        info = await client.sessions.create(argv=["yes"], cwd="/tmp", name="bench-bare")
+        async with client.sessions.attach(info.id, cols=COLS - 2, rows=ROWS - 11) as attach:
+            received, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                frame = await attach.recv()
+                if isinstance(frame, stream.Output):
+                    received += len(frame.data)
+            rate = received / (time.perf_counter() - start) / 1e6
+        await client.sessions.remove(info.id, force=True)
+        return rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -159,6 +177,8 @@ def main() -> None:
               f"median {statistics.median(times) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, "
               f"max {times[-1] * 1000:.1f} ms  (target < 100 ms); "
               f"the pane took in {rate:.1f} MB/s of `yes` meanwhile")
+        bare = anyio.run(bare_rate, home)
+        print(f"a bare attach (no drawing) takes in {bare:.1f} MB/s of `yes` from the daemon")
     finally:
         loopsy(home, "stop")
         from tests.helpers.sessions import kill_holders
