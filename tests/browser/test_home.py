@@ -65,3 +65,14 @@ def test_auto_approve_waits_for_the_computer(stack: Stack, phone: Phone) -> None
     phone.wait_live()
     phone.wait_text(r"^fake-claude: no prompts$")
     phone.shot("allowed")
+
+    # and a request denied at the computer says so on the phone
+    page.click("#tab-home")
+    page.click("label.choice[data-agent='claude']")
+    page.check("#auto-approve")
+    page.click("#start-session")
+    page.wait_for_selector(".approval:has-text('waiting for confirmation on your computer')")
+    (second,) = stack.json("approvals", "list")
+    stack.loopsy("approvals", "deny", second["id"])
+    page.wait_for_selector(".approval:has-text('denied on your computer')")
+    phone.shot("denied")

@@ -8,6 +8,8 @@ import type { LinkState } from "../net/connection.js";
 import { joinArgv, splitArgv } from "./argv.js";
 import { h, replace } from "./dom.js";
 
+const ALLOWED = "allowed on your computer";
+
 export interface HomeHandlers {
   open(session: SessionInfo): void;
   forget(): void;
@@ -74,7 +76,8 @@ export class HomeView {
     if (!this.waiting.has(info.id)) return;
     if (info.auto_approve === "pending") return;
     if (info.auto_approve === "on" && info.state === "running") {
-      this.waiting.set(info.id, "allowed on your computer");
+      if (this.waiting.get(info.id) === ALLOWED) return; // opened already: once is enough
+      this.waiting.set(info.id, ALLOWED);
       this.handlers.open(info);
       setTimeout(() => {
         this.waiting.delete(info.id);
@@ -277,6 +280,7 @@ export class HomeView {
         ...estimateSize(),
       });
       this.notice = "";
+      this.autoApprove = false; // each session asks on its own; never carried over
       if (info.state === "pending") {
         this.waiting.set(info.id, "waiting for confirmation on your computer (loopsy approvals allow)");
         this.sessionEvent(info);
