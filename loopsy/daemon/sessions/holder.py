@@ -41,7 +41,8 @@ from loopsy.terminal.screen import Screen
 
 READ_BATCH = 256 * 1024  # PTY bytes gathered before they are sent on
 MAX_OUTPUT_FRAME = 256 * 1024
-IDLE_FEED = 4096  # emulator bytes fed per idle loop turn: ~1 ms of escape-heavy output
+IDLE_FEED = 4096  # emulator bytes fed at a time when idle: ~1 ms of escape-heavy output
+IDLE_SLICE = 0.001  # seconds of emulation per idle loop turn, in IDLE_FEED pieces
 RECEIVE_BUFFER = 64 * 1024  # one recv from a connection (an INPUT frame is at most this)
 SHORT_READ = 1024  # a PTY read this short drained the PTY (streaming reads are ~4 KiB)
 INPUT_HIGH = 64 * 1024  # stop reading clients' input while this much awaits the PTY
@@ -123,10 +124,22 @@ class Holder:
             self._timers(time.monotonic(), idle=not events)
             if not events:
                 if self.fed < self.ring.end:
-                    self.feed_screen(min(self.ring.end, self.fed + IDLE_FEED))
+                    self._feed_slice()
                 if self.recorder is not None and self.fed >= self.ring.end:
                     self.recorder.flush()  # a no-op unless something was written
         self._close_all()
+
+    def _feed_slice(self) -> None:
+        """Catch the emulator up for about IDLE_SLICE: plain text goes by the 100 KB (in
+        growing pieces), an escape-heavy repaint by the few KB, and an event waits at most
+        about that long."""
+        deadline = time.monotonic() + IDLE_SLICE
+        piece = IDLE_FEED
+        while self.fed < self.ring.end:
+            self.feed_screen(min(self.ring.end, self.fed + piece))
+            if time.monotonic() >= deadline:
+                return
+            piece = min(2 * piece, READ_BATCH)  # fast going: bigger pieces, fewer cut lines
 
     def _dispatch(self, fd: int, mask: int) -> None:
         if fd == self.master:
