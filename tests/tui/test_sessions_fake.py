@@ -180,3 +180,30 @@ async def test_exit_event_updates_the_list_and_the_pane(fake: FakeClient) -> Non
         assert "exited 2" in str(table.get_row("e5f6a7b8")[1])
         fake.emit("sessions", "session.removed", {"id": "e5f6a7b8", "name": "build"})
         await until(pilot, lambda: "e5f6a7b8" not in table.sessions, "the removal")
+
+
+async def test_the_mouse_works(fake: FakeClient) -> None:
+    app = fake_app(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: rows(app) == 4, "the session list")
+        await pilot.click("#--content-tab-peers")  # a tab, clicked
+        await until(pilot, lambda: app.query_one("#tabs").active == "peers", "the Peers tab")
+        await pilot.click("#--content-tab-sessions")
+        table = app.query_one(SessionList)
+        await pilot.click(SessionList, offset=(3, 2), times=2)  # a double click on build
+        await until(pilot, lambda: attachment(fake, "e5f6a7b8") is not None, "the attach")
+        found = pane(app)
+        await until(pilot, lambda: found.terminal.offset is not None, "the snapshot")
+        assert table.selected_id == "e5f6a7b8"
+        sent = attachment(fake, "e5f6a7b8")
+        sent.output(b"".join(b"\r\nline %d" % i for i in range(100)))
+        await until(pilot, lambda: "line 99" in screen_text(found), "output")
+        await pilot.mouse_down(TerminalPane)  # the wheel scrolls back while the program
+        found.post_message(events.MouseScrollUp(found, 5, 5, 0, 0, 0, False, False, False))
+        await until(pilot, lambda: found.terminal.scroll == 3, "the wheel")
+        sent.output(b"\x1b[?1000h\x1b[?1006h")  # ...until it asks for the mouse itself
+        await until(pilot, lambda: 1006 in found.terminal.dec_modes, "mouse mode")
+        before = sent.inputs
+        await pilot.click(TerminalPane, offset=(5, 3))
+        await until(pilot, lambda: sent.inputs != before, "a mouse report")
+        assert sent.inputs[len(before):].startswith(b"\x1b[<0;")
