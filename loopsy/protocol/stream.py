@@ -385,21 +385,33 @@ class FrameSplitter:
 
     def feed(self, data: bytes | memoryview) -> list[bytes]:
         buffer = self._buffer
-        buffer += data
+        if buffer:
+            buffer += data
+            frames, used = self._split(buffer)
+            if used:
+                del buffer[:used]
+            return frames
+        # Nothing held: cut the frames straight out of ``data`` (one copy each, where going
+        # through the buffer copied every byte three times) and keep only its tail.
+        frames, used = self._split(data)
+        if used < len(data):
+            buffer += data[used:]
+        return frames
+
+    def _split(self, data: bytes | bytearray | memoryview) -> tuple[list[bytes], int]:
         frames: list[bytes] = []
         position = 0
-        available = len(buffer)
-        while available - position >= 4:
-            (size,) = _PREFIX.unpack_from(buffer, position)
-            if size > self.max_frame:
-                raise PayloadTooLarge(f"frame of {size} bytes; the limit is {self.max_frame}")
-            if available - position - 4 < size:
-                break
-            frames.append(bytes(buffer[position + 4 : position + 4 + size]))
-            position += 4 + size
-        if position:
-            del buffer[:position]
-        return frames
+        available = len(data)
+        with memoryview(data) as view:
+            while available - position >= 4:
+                (size,) = _PREFIX.unpack_from(view, position)
+                if size > self.max_frame:
+                    raise PayloadTooLarge(f"frame of {size} bytes; the limit is {self.max_frame}")
+                if available - position - 4 < size:
+                    break
+                frames.append(bytes(view[position + 4 : position + 4 + size]))
+                position += 4 + size
+        return frames, position
 
     @property
     def pending(self) -> int:

@@ -92,6 +92,26 @@ def test_splitter_reassembles_frames_split_anywhere() -> None:
         assert splitter.pending == 0
 
 
+def test_splitter_gives_whole_frames_as_bytes_from_views_and_aligned_reads() -> None:
+    """Reads that end on a frame boundary take the path that cuts frames straight out of
+    the read; a memoryview (the holder's receive buffer) is copied, never kept."""
+    frames = [stream.encode(stream.Output(i, bytes([i]) * (i * 97))) for i in range(1, 30)]
+    pieces = [stream.prefixed(f) for f in frames]
+    splitter = stream.FrameSplitter()
+    reused = bytearray(1 << 16)
+    got: list[bytes] = []
+    for first, second in zip(pieces[::2], [*pieces[1::2], b""], strict=True):
+        wire = first + second[: len(second) // 2]  # one aligned start, one cut frame
+        rest = second[len(second) // 2 :]
+        for chunk in (wire, rest):
+            reused[: len(chunk)] = chunk
+            got += splitter.feed(memoryview(reused)[: len(chunk)])
+            reused[: len(chunk)] = bytes(len(chunk))  # the buffer is overwritten at once
+    assert got == frames
+    assert all(type(frame) is bytes for frame in got)
+    assert splitter.pending == 0
+
+
 def test_splitter_refuses_a_huge_length_before_buffering_it() -> None:
     splitter = stream.FrameSplitter(max_frame=1024)
     with pytest.raises(PayloadTooLarge):
