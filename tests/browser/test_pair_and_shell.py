@@ -40,16 +40,19 @@ def test_pair_then_shell_echo_and_vim(stack: Stack, phone: Phone) -> None:
     assert text.count("\nhello") == 1
     phone.shot("3-echo")
 
-    phone.type("vim -u NONE -N /tmp/loopsy-browser-vim.txt\r")
+    phone.type(f"vim -u NONE -N {stack.root}/vim.txt\r")
     phone.wait_text(r"^~\s*$")
+    assert page.evaluate("window.loopsyDebug.buffer()") == "alternate"
     phone.type("iloopsy in vim")
-    phone.key("key-esc")
+    phone.key("key-esc")  # the key bar's Esc leaves insert mode
     phone.wait_text(r"^loopsy in vim$")
     assert page.evaluate("window.loopsyDebug.text()").count("~") >= 10, "vim fills the screen"
     phone.shot("4-vim")
     phone.type(":q!\r")
-    phone.wait_text(r"[$#] $")
-    assert "loopsy in vim" not in phone.text().split("\n")[-1]
+    phone.type("echo vim-closed\r")
+    text = phone.wait_text(r"^vim-closed$")
+    assert page.evaluate("window.loopsyDebug.buffer()") == "normal"
+    assert "loopsy in vim" not in text, "the shell's screen came back as it was"
 
     # everything came from the relay itself: no CDN, no third-party origin
     origin = stack.relay_url.split("://", 1)[1]
