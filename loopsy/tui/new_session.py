@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList
 from textual.widgets.option_list import Option
@@ -38,14 +38,16 @@ def agent_label(agent: AgentInfo) -> str:
 class NewSessionScreen(ModalScreen[SessionRequest | None]):
     DEFAULT_CSS = """
     NewSessionScreen { align: center middle; }
-    NewSessionScreen > Vertical {
-        width: 80; max-width: 95%; height: auto; max-height: 95%;
+    NewSessionScreen > VerticalScroll {
+        width: 80; max-width: 100%; height: auto; max-height: 100%;
         border: thick $accent; background: $surface; padding: 0 1;
     }
-    NewSessionScreen OptionList { height: auto; max-height: 12; }
-    NewSessionScreen Label { margin-top: 1; }
-    NewSessionScreen #error { color: $error; margin-top: 0; }
-    NewSessionScreen Horizontal { height: auto; margin-top: 1; }
+    NewSessionScreen OptionList { height: auto; max-height: 10; margin-bottom: 1; }
+    NewSessionScreen .field { height: 1; margin-bottom: 1; }
+    NewSessionScreen .field Label { width: 11; }
+    NewSessionScreen .field Input { width: 1fr; }
+    NewSessionScreen #error { color: $error; height: auto; }
+    NewSessionScreen #buttons { height: 1; margin-top: 1; }
     NewSessionScreen Button { margin-right: 2; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "start", "Start")]
@@ -61,25 +63,39 @@ class NewSessionScreen(ModalScreen[SessionRequest | None]):
             for a in self.agents.values()
         ]
         options.append(Option("Custom command…", id=CUSTOM))
-        with Vertical():
+        with VerticalScroll():
             yield Label("[b]New session[/b]  run what?")
             yield OptionList(*options, id="agents")
-            yield Input(placeholder="command line, e.g. make watch", id="command", disabled=True)
-            yield Label("Directory (empty: your home)")
-            yield Input(value=self.cwd, placeholder="~/src/project", id="cwd")
-            yield Label("Name (empty: the agent's name and a number)")
-            yield Input(placeholder="build-1", id="name")
+            with Horizontal(classes="field"):
+                yield Label("Command")
+                yield Input(
+                    placeholder="custom: a command line, e.g. make watch",
+                    id="command",
+                    disabled=True,
+                    compact=True,
+                )
+            with Horizontal(classes="field"):
+                yield Label("Directory")
+                yield Input(
+                    value=self.cwd, placeholder="empty: your home", id="cwd", compact=True
+                )
+            with Horizontal(classes="field"):
+                yield Label("Name")
+                yield Input(
+                    placeholder="empty: the agent's name and a number", id="name", compact=True
+                )
             yield Checkbox("Auto-approve (asks for confirmation here first)", id="auto-approve")
             yield Label("", id="error")
-            with Horizontal():
-                yield Button("Start [^S]", variant="primary", id="start")
-                yield Button("Cancel [Esc]", id="cancel")
+            with Horizontal(id="buttons"):
+                yield Button("Start \\[^S]", variant="primary", id="start", compact=True)
+                yield Button("Cancel \\[Esc]", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         options = self.query_one("#agents", OptionList)
         first = next((i for i, a in enumerate(self.agents.values()) if a.detected), None)
         options.highlighted = first if first is not None else len(self.agents)
         self._chosen(options.highlighted)
+        options.focus()
 
     @on(OptionList.OptionHighlighted)
     def highlighted(self, event: OptionList.OptionHighlighted) -> None:
