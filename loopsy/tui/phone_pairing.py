@@ -70,7 +70,16 @@ class PhonePairScreen(ModalScreen[str | None]):
         self.query_one("#pair-title", Label).update(
             "[b]Pair a phone[/b]  scan this with the phone's camera:"
         )
-        self.query_one("#qr", Static).update(qr_text(offer.url))
+        code = qr_text(offer.url)
+        self.query_one("#qr", Static).update(code)
+        needed = len(code.plain.splitlines()) + 8
+        if self.app.size.height < needed:
+            self.notify(
+                f"Make the terminal {needed} rows tall to see the whole QR code, or open the "
+                "URL below.",
+                title="The QR code does not fit",
+                severity="warning",
+            )
         self.query_one("#url", Label).update(f"or open {escape(offer.url)}")
         self.query_one("#code", Label).update(
             f"then type this code on the phone:  {offer.code[:3]} {offer.code[3:]}"
