@@ -67,6 +67,7 @@ class SessionsPanel(Panel):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.links: dict[str, PaneLink] = {}
+        self._picking = False  # one picker at a time (never cancel a request in flight)
         self._pane_seq = 0
 
     def compose(self) -> ComposeResult:
@@ -122,10 +123,18 @@ class SessionsPanel(Panel):
     # -- new, kill, restart, remove ---------------------------------------------------------
 
     def action_new(self) -> None:
-        self._pick_new()
+        if not self._picking:
+            self._pick_new()
 
-    @work(exclusive=True, group="sessions-new")
+    @work(group="sessions-new")
     async def _pick_new(self) -> None:
+        self._picking = True
+        try:
+            await self._pick_and_create()
+        finally:
+            self._picking = False
+
+    async def _pick_and_create(self) -> None:
         with reporting(self, "Listing agents"):
             agents = await self.client.agents.list()
             request = await self.app.push_screen_wait(NewSessionScreen(agents))
