@@ -79,20 +79,20 @@ def release(fifo: Path) -> None:
 
 def rss_kb(pid: int) -> int:
     """Resident set size of ``pid`` (VmRSS) in KiB."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for pid {pid}")
+    return _proc_kb(f"/proc/{pid}/status", "VmRSS:")
 
 
 def pss_kb(pid: int) -> int:
     """Proportional set size of ``pid`` in KiB (shared pages split between sharers)."""
-    with open(f"/proc/{pid}/smaps_rollup") as f:
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
+
+
+def _proc_kb(path: str, key: str) -> int:
+    with open(path) as f:
         for line in f:
-            if line.startswith("Pss:"):
+            if line.startswith(key):
                 return int(line.split()[1])
-    raise AssertionError(f"no Pss for pid {pid}")
+    raise AssertionError(f"no {key} in {path}")
 
 
 def payload(size: int, seed: int) -> bytes:
