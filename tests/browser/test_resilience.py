@@ -82,6 +82,20 @@ def test_tabs_keep_their_own_screens(stack: Stack, phone: Phone) -> None:
     assert "second-tab-marker" not in text
     phone.shot("two-tabs")
 
+    # reopened, both tabs come back; the one not shown leaves its session's size alone
+    sizes = {s["id"]: (s["cols"], s["rows"]) for s in stack.json("session", "list")}
+    phone.reopen(phone.page.url)
+    phone.wait_live()
+    page = phone.page
+    page.wait_for_function("() => document.querySelectorAll('.term[data-state=live]').length == 2")
+    assert page.locator(".tabs .tab-name").count() == 2
+    deadline = time.monotonic() + 15  # the shown tab refits once its status line hides
+    while (
+        now := {s["id"]: (s["cols"], s["rows"]) for s in stack.json("session", "list")}
+    ) != sizes:
+        assert time.monotonic() < deadline, f"sizes {now}, expected {sizes}"
+        time.sleep(0.1)
+
 
 def test_a_flood_of_output_flows_without_drops_or_skips(stack: Stack, phone: Phone) -> None:
     """Flow control end to end: 2.3 MB from `seq` arrives whole, paced by what the page

@@ -87,6 +87,7 @@ export class SessionTerm {
   private saveDue = 0;
   private restored: Promise<void>;
   private triedOffset = false;
+  private fitted = false; // sized to its element at least once (a hidden tab is not)
   state: TermState = "detached";
   savedOffset: number | null = null;
   snapshots = 0; // snapshot frames received since this tab opened
@@ -163,7 +164,9 @@ export class SessionTerm {
       const fresh = offset === null;
       this.triedOffset = !fresh;
       this.lastAttach = { offset, snapshot: false };
-      socket.send(s.encodeAttach(fresh ? 0 : offset, this.term.cols, this.term.rows, fresh));
+      // a tab never shown has no size of its own yet: leave the session's size alone
+      const [cols, rows] = this.fitted ? [this.term.cols, this.term.rows] : [0, 0];
+      socket.send(s.encodeAttach(fresh ? 0 : offset, cols, rows, fresh));
     };
     socket.onmessage = (data, size) => {
       if (typeof data === "string") {
@@ -190,6 +193,7 @@ export class SessionTerm {
     switch (frame.type) {
       case "attached":
         this.tracker.attached(frame.ackEvery);
+        if (!this.fitted && frame.cols > 0 && frame.rows > 0) this.term.resize(frame.cols, frame.rows);
         socket.consumed(size);
         this.setState("live", "");
         return;
@@ -323,8 +327,10 @@ export class SessionTerm {
     } catch {
       return;
     }
+    const first = !this.fitted;
+    this.fitted = true;
     const { cols, rows } = this.term;
-    if ((cols !== before[0] || rows !== before[1]) && this.socket && this.state === "live") {
+    if ((first || cols !== before[0] || rows !== before[1]) && this.socket && this.state === "live") {
       this.socket.send(s.encodeResize(Math.min(cols, s.MAX_COLS), Math.min(rows, s.MAX_ROWS)));
     }
   }

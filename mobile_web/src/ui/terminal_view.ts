@@ -53,6 +53,9 @@ export class TerminalView {
       ),
     );
     const schedule = () => this.scheduleFit();
+    // the terminal's own box changes too when the status line, the compose box or the
+    // key bar come and go: refit on any change of it, not only the window's
+    new ResizeObserver(schedule).observe(this.screens);
     window.visualViewport?.addEventListener("resize", schedule);
     window.visualViewport?.addEventListener("scroll", schedule);
     window.addEventListener("resize", schedule);
