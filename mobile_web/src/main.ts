@@ -66,6 +66,7 @@ class App {
     (window as unknown as { loopsyDebug: object }).loopsyDebug = {
       text: (lastRows?: number) => this.terminals.text(lastRows),
       renderer: () => this.terminals.current()?.term.renderer ?? null,
+      colors: (marker: string) => this.terminals.colors(marker),
       buffer: () => this.terminals.current()?.term.term.buffer.active.type ?? null,
       offset: () => this.terminals.current()?.term.renderedOffset ?? null,
       lastAttach: () => this.terminals.current()?.term.lastAttach ?? null,

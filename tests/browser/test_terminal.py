@@ -84,3 +84,17 @@ def test_revoked_phone_is_told_and_can_start_over(stack: Stack, phone: Phone) ->
     page.click("#forget")
     page.wait_for_selector("#pair-link")  # back to pairing, nothing kept
     assert page.evaluate("localStorage.length") == 0
+
+
+def test_sgr_16_256_and_true_colours_reach_the_terminal(stack: Stack, phone: Phone) -> None:
+    phone.open_shell(stack.pair_offer())
+    phone.type(r"printf '\e[31mA\e[38;5;196mB\e[38;2;1;2;3mC\e[0mD colour-line\n'" + "\r")
+    phone.wait_text(r"^ABCD colour-line$")
+    cells = phone.page.evaluate("window.loopsyDebug.colors('ABCD colour-line')")
+    assert cells[:4] == [
+        ["A", "palette", 1],
+        ["B", "palette", 196],
+        ["C", "rgb", (1 << 16) | (2 << 8) | 3],
+        ["D", "default", -1],
+    ], cells
+    phone.shot("colours")

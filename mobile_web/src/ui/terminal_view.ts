@@ -155,6 +155,25 @@ export class TerminalView {
     return lines.join("\n");
   }
 
+  /** The colours of the first line holding `marker`: [char, "default"|"palette"|"rgb", n]. */
+  colors(marker: string): [string, string, number][] {
+    const buffer = this.current()?.term.term.buffer.active;
+    if (!buffer) return [];
+    for (let y = 0; y < buffer.length; y++) {
+      const line = buffer.getLine(y);
+      if (!line?.translateToString(true).includes(marker)) continue;
+      const out: [string, string, number][] = [];
+      for (let x = 0; x < line.length; x++) {
+        const cell = line.getCell(x);
+        if (!cell || cell.getChars().trim() === "") continue;
+        const mode = cell.isFgRGB() ? "rgb" : cell.isFgPalette() ? "palette" : "default";
+        out.push([cell.getChars(), mode, cell.getFgColor()]);
+      }
+      return out;
+    }
+    return [];
+  }
+
   current(): Tab | null {
     return this.active ? (this.tabs.get(this.active) ?? null) : null;
   }
