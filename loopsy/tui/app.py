@@ -102,6 +102,8 @@ class LoopsyApp(App[None]):
 
     def _tick(self) -> None:
         self.query_one(StatusBar).now = self.clock()
+        for panel in self.panels:
+            panel.tick()
 
     @property
     def panels(self) -> list[Panel]:

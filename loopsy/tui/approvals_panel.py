@@ -72,6 +72,9 @@ class ApprovalsPanel(Panel):
         else:
             self.reload()
 
+    def tick(self) -> None:
+        self.show()
+
     def show(self) -> None:
         table = self.query_one(DataTable)
         selected = self.selected_id

@@ -59,6 +59,9 @@ class InboxPanel(Panel):
             self.messages = {m.envelope.id: m for m in found}
             self.show()
 
+    def tick(self) -> None:
+        self.show()
+
     def show(self) -> None:
         table = self.query_one(DataTable)
         selected = self.selected_id

@@ -88,6 +88,9 @@ class Panel(Vertical):
         """A daemon event of one of ``TOPICS``: by default, read the data again."""
         self.reload()
 
+    def tick(self) -> None:
+        """Time passed: ages shown as "3m ago" move on (no daemon call)."""
+
     def commands(self) -> Iterable[SystemCommand]:
         """This tab's entries in the command palette."""
         return ()

@@ -59,6 +59,9 @@ class PeersPanel(Panel):
             self.peers = {p.id: p for p in await self.client.peers.list(refresh=refresh)}
             self.show()
 
+    def tick(self) -> None:
+        self.show()
+
     def show(self) -> None:
         table = self.query_one(DataTable)
         selected = self._selected_id()

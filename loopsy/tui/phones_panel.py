@@ -57,6 +57,9 @@ class PhonesPanel(Panel):
             screen.apply_event(event)
         self.reload()
 
+    def tick(self) -> None:
+        self.show()
+
     def show(self) -> None:
         table = self.query_one(DataTable)
         now = self.now()

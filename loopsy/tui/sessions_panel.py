@@ -114,6 +114,9 @@ class SessionsPanel(Panel):
             return
         self.session_list.show(list(sessions.values()), self.now())
 
+    def tick(self) -> None:
+        self.session_list.show(list(self.session_list.sessions.values()), self.now())
+
     def _selected(self) -> SessionInfo | None:
         info = self.session_list.selected
         if info is None:
