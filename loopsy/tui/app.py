@@ -177,8 +177,8 @@ class LoopsyApp(App[None]):
         if topic == "approvals" and kind == "approval.requested":
             summary = (event.get("data") or {}).get("summary", "")
             self.notify(f"{summary}\nPress 4 to decide.", title="Approval needed", timeout=10)
-        if topic == "relay":
-            self.load_relay()
+        if topic in ("relay", "phones"):
+            self.load_relay()  # the link's state, and how many phones are online
 
     def refresh_all(self) -> None:
         for panel in self.panels:
