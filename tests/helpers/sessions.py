@@ -52,6 +52,22 @@ def pid_gone(pid: int) -> bool:
     return state in (b"Z", b"X")
 
 
+def child_named(parent: int, name: str) -> int | None:
+    """The pid of a child of ``parent`` whose command name is ``name``, if there is one."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and comm == name:
+            return int(entry.name)
+    return None
+
+
 def wait_for(check: Callable[[], T | None], timeout: float = 20.0, what: str = "condition") -> T:
     """Poll ``check`` (a cheap local check, e.g. /proc) until it returns a truthy value."""
     deadline = time.monotonic() + timeout

@@ -57,13 +57,13 @@ async def test_a_client_beyond_the_ring_gets_a_snapshot(
     client: LoopsyClient, daemon: Services
 ) -> None:
     def small_ring(config):  # type: ignore[no-untyped-def]
-        config.sessions.ring_bytes = 64 * 1024  # the holder keeps 768 KiB at least
+        config.sessions.ring_bytes = 64 * 1024  # the holder keeps 1 MiB at least
         return config
 
     daemon.config.update(small_ring)
     await client.sessions.create(argv=SH, name="big", env=QUIET_ENV, cols=100, rows=30)
     await client.sessions.send_input(
-        "big", "i=0; while [ $i -lt 24000 ]; do echo line-$i-................................; "
+        "big", "i=0; while [ $i -lt 40000 ]; do echo line-$i-................................; "
         "i=$((i+1)); done; echo DONE-$((6*7))\n"
     )
     await read_until(client, "big", b"DONE-42\r\n")

@@ -75,7 +75,7 @@ def read_while_allowed(holder: Holder, rounds: int) -> None:
 
 
 def test_ring_capacity_covers_a_window_and_a_read() -> None:
-    assert ring_capacity(64 * 1024, 256 * 1024) == 256 * 1024 + 2 * READ_BATCH
+    assert ring_capacity(64 * 1024, 256 * 1024) == 256 * 1024 + 3 * READ_BATCH
     assert ring_capacity(8 << 20, 256 * 1024) == 8 << 20
 
 
@@ -136,7 +136,7 @@ def test_after_the_program_exits_a_slow_client_still_gets_every_byte_before_exit
             select.select([], [], [], 0.01)
         assert holder.status is not None and not holder.finished
         read_while_allowed(holder, rounds=1000)  # the grace period: the window still holds
-        assert holder.ring.end < 2 * READ_BATCH + holder.flow.high
+        assert holder.ring.end <= holder.flow.high + 3 * READ_BATCH
         holder.finish()  # what EXIT_GRACE does: drain one batch, hang up, report
         assert holder.finished and holder.master is None
         splitter = stream.FrameSplitter()

@@ -13,7 +13,7 @@ import pytest
 from loopsy.client import LoopsyClient
 from loopsy.daemon.services import Services
 from loopsy.protocol import stream
-from tests.helpers.sessions import pid_gone
+from tests.helpers.sessions import child_named, pid_gone, wait_for
 from tests.integration.sessions_support import QUIET_ENV, SH, read_until
 
 pytestmark = pytest.mark.anyio
@@ -77,6 +77,10 @@ async def test_signal_reaches_the_foreground_program(client: LoopsyClient) -> No
     await client.sessions.create(argv=SH, name="fg", env=QUIET_ENV)
     await client.sessions.send_input("fg", "sleep 600\n")
     mark = await read_until(client, "fg", b"sleep 600\r\n")
+    shell = (await client.sessions.get("fg")).pid
+    assert shell is not None
+    # The echo comes before the shell forks: wait until sleep is the foreground job.
+    await anyio.to_thread.run_sync(lambda: wait_for(lambda: child_named(shell, "sleep"), 20))
     await client.sessions.signal("fg", "INT")  # as Ctrl-C: sleep dies, the shell stays
     await client.sessions.send_input("fg", "echo woke-$((5+5))\n")
     await read_until(client, "fg", b"woke-10", since=mark)

@@ -53,9 +53,10 @@ POLL_ERR = select.POLLERR | select.POLLHUP | select.POLLNVAL
 
 def ring_capacity(configured: int, high: int) -> int:
     """The ring keeps at least what a client that keeps acking can be behind: its high
-    water mark, one PTY read past it, and the PTY's own buffer drained at exit. So only a
-    client that stops acking (while another keeps the PTY read) ever falls off the ring."""
-    return max(configured, high + 2 * READ_BATCH)
+    water mark, one PTY read past it, and the two reads past any window at the program's
+    exit (when it is reaped, and when the exit grace is up). So only a client that stops
+    acking (while another keeps the PTY read) ever falls off the ring."""
+    return max(configured, high + 3 * READ_BATCH)
 
 
 class Conn:
@@ -311,6 +312,10 @@ class Holder:
             self.status = (stream.SIGNALLED, os.WTERMSIG(code))
         else:
             self.status = (stream.EXITED, os.waitstatus_to_exitcode(code))
+        if self.master is not None:
+            # Whatever the program left is in the PTY already (a batch at most): read it now,
+            # past a paused client's window, so that a plain exit ends at EIO at once.
+            self.read_pty(drain=True)
         if self.master is None:
             self.finish()
         else:
