@@ -8,6 +8,7 @@ import json
 import re
 import select
 import shutil
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -91,7 +92,7 @@ def test_loopsy_shell_attaches_and_detaches(cli: Cli) -> None:
 
     cli("start", "--port", "0")
     process = ptyprocess.PtyProcess.spawn(
-        ["python", "-m", "loopsy", "shell", "work"], env=cli.env, dimensions=(30, 100)
+        [sys.executable, "-m", "loopsy", "shell", "work"], env=cli.env, dimensions=(30, 100)
     )
     seen = b""
 
