@@ -4,23 +4,30 @@ or, while pairing, a daemon nothing is pinned for yet."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from loopsy.mesh.health import base_url
 from loopsy.protocol.errors import ApiError, Unavailable, api_error_from
 from loopsy.protocol.peers import PeerEndpoint
 from loopsy.protocol.tls_pin import der_fingerprint, pinned_context, unverified_context
 
-CALL_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+# httpx (~5 MB resident with its dependencies) is imported by the calls that use it: the
+# daemon imports this module at start, and a daemon with no peers never calls one.
+if TYPE_CHECKING:
+    import httpx
+
+CALL_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 3.0
 
 
 async def peer_post(endpoint: PeerEndpoint, path: str, body: dict[str, Any]) -> Any:
     """POST JSON to ``/api/v1{path}`` on the peer; its answer as JSON, or its error raised."""
+    import httpx
+
     try:
         async with httpx.AsyncClient(
-            verify=pinned_context(endpoint.cert_pem), timeout=CALL_TIMEOUT
+            verify=pinned_context(endpoint.cert_pem),
+            timeout=httpx.Timeout(CALL_TIMEOUT, connect=CONNECT_TIMEOUT),
         ) as http:
             response = await http.post(
                 base_url(endpoint.host, endpoint.port) + "/api/v1" + path,
@@ -46,6 +53,8 @@ async def peer_post(endpoint: PeerEndpoint, path: str, body: dict[str, Any]) -> 
 
 
 def unpinned_http(host: str, port: int) -> httpx.AsyncClient:
+    import httpx
+
     base = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
     return httpx.AsyncClient(
         base_url=f"{base}/api/v1",
@@ -62,6 +71,8 @@ async def post_step(
     check: bool = True,
     limit: float | None = None,
 ) -> httpx.Response:
+    import httpx
+
     try:
         response = await http.post(
             url, json=body, timeout=limit if limit is not None else httpx.USE_CLIENT_DEFAULT

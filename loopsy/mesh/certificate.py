@@ -8,11 +8,6 @@ import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from loopsy.home import write_atomic
 from loopsy.protocol.tls_pin import fingerprint
 
@@ -35,6 +30,13 @@ def load_or_create(directory: Path, node_id: str) -> PeerCertificate:
     cert_file, key_file = directory / "peer-cert.pem", directory / "peer-key.pem"
     if cert_file.exists() and key_file.exists():
         return PeerCertificate(cert_file, key_file, cert_file.read_text(encoding="ascii"))
+    # cryptography (~8 MB resident) is imported only to make the certificate: a daemon
+    # that never joins a mesh, or already has one, does not load it for this.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"loopsy-{node_id[:32]}")])
     now = datetime.datetime.now(datetime.UTC)

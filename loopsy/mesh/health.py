@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 
 import anyio
-import httpx
 
 from loopsy.mesh.registry import Health, PeerRegistry
 from loopsy.protocol.peers import PeerInfo
@@ -66,6 +65,10 @@ class HealthMonitor:
         return health
 
     async def _probe(self, peer: PeerInfo) -> Health:
+        # Imported here, not at start: checks run only for known peers, and httpx with its
+        # dependencies is ~5 MB of a daemon that may never have one.
+        import httpx
+
         assert peer.host is not None and peer.port is not None
         headers: dict[str, str] = {}
         context: ssl.SSLContext

@@ -15,7 +15,7 @@ reconnect runs a new handshake with fresh ephemeral keys (forward secrecy).
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from typing import TYPE_CHECKING
 
 from loopsy.protocol.errors import ChannelError
 from loopsy.protocol.noise import (
@@ -27,6 +27,9 @@ from loopsy.protocol.noise import (
     HandshakeState,
     Pattern,
 )
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 COUNTER_LEN = 8
 # A transport frame's plaintext is capped so one frame can never pin much memory at the

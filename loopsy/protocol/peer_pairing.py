@@ -30,22 +30,20 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from typing import TYPE_CHECKING, Any
 
 from loopsy.protocol.errors import ChannelError, ProtocolError
+
+# cryptography is imported by the functions that use it: the daemon imports this module at
+# start (its mesh service), and ~8 MB of it are needed only once a pairing runs.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 VERSION = "loopsy-pair-v1"
 CODE_DIGITS = 6
 NONCE_BYTES = 32
 MAX_WRONG_CODES = 3
 MAX_SEALED_BYTES = 64 << 10
-_CURVE = ec.SECP256R1()
 
 
 class PairingState(enum.Enum):
@@ -84,18 +82,28 @@ def public_bytes(private: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def load_public(data: bytes, *, field: str) -> ec.EllipticCurvePublicKey:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, data)
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), data)
     except ValueError:
         raise ProtocolError(f"{field} is not a P-256 point") from None
 
 
 def private_from_scalar(scalar: bytes) -> ec.EllipticCurvePrivateKey:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     value = int.from_bytes(scalar, "big")
     order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
     if not 0 < value < order:
         raise ValueError("the private scalar is out of range for P-256")
-    return ec.derive_private_key(value, _CURVE)
+    return ec.derive_private_key(value, ec.SECP256R1())
+
+
+def ecdh(private: ec.EllipticCurvePrivateKey, peer: ec.EllipticCurvePublicKey) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return private.exchange(ec.ECDH(), peer)
 
 
 def _field(data: bytes) -> bytes:
@@ -133,6 +141,9 @@ class SessionKeys:
 
 
 def derive_keys(shared_secret: bytes, transcript: bytes) -> SessionKeys:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     okm = HKDF(
         algorithm=hashes.SHA256(), length=32 + 32 + 8, salt=transcript, info=VERSION.encode()
     ).derive(shared_secret)
@@ -142,12 +153,17 @@ def derive_keys(shared_secret: bytes, transcript: bytes) -> SessionKeys:
 
 def seal(key: bytes, pair_id: str, direction: str, payload: dict[str, Any]) -> str:
     """Encrypt one message; each key seals exactly one message, so a zero nonce is safe."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     plaintext = json.dumps(payload, separators=(",", ":")).encode()
     aad = f"{VERSION}/{pair_id}/{direction}".encode()
     return b64e(AESGCM(key).encrypt(bytes(12), plaintext, aad))
 
 
 def open_sealed(key: bytes, pair_id: str, direction: str, sealed: str) -> dict[str, Any]:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     if not isinstance(sealed, str) or len(sealed) > MAX_SEALED_BYTES:
         raise ChannelError("sealed pairing message is missing or too large")
     data = b64d(sealed, field="sealed", max_size=MAX_SEALED_BYTES)
@@ -245,7 +261,7 @@ class Initiator(_Side):
             self.nonce,
             their_nonce,
         )
-        self.keys = derive_keys(self._private.exchange(ec.ECDH(), peer), transcript)
+        self.keys = derive_keys(ecdh(self._private, peer), transcript)
         self.state = PairingState.CODE_READY
 
     def reveal(self) -> dict[str, str]:
@@ -331,7 +347,7 @@ class Responder(_Side):
             their_nonce,
             self.nonce,
         )
-        self.keys = derive_keys(self._private.exchange(ec.ECDH(), peer), transcript)
+        self.keys = derive_keys(ecdh(self._private, peer), transcript)
         self.state = PairingState.CODE_READY
 
     def accept(self) -> None:

@@ -57,6 +57,15 @@ class Close(IntEnum):
     UNAVAILABLE = 4503  # the relay is shutting down
 
 
+class Refused(Exception):
+    """Close one relayed connection with ``code``; ``reason`` goes to the phone."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
 class LinkType(IntEnum):
     OPEN = 0x01
     DATA = 0x02

@@ -8,14 +8,16 @@ from __future__ import annotations
 import hashlib
 import ssl
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-
 from loopsy.protocol.errors import ProtocolError
 
 
 def fingerprint(cert_pem: str) -> str:
     """SHA-256 of the certificate's DER bytes, lowercase hex."""
+    # Imported here: the daemon imports this module at start (peer registry, health
+    # checks), and cryptography's ~8 MB are needed only once a peer is paired or seen.
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
     try:
         cert = x509.load_pem_x509_certificate(cert_pem.encode())
     except ValueError:

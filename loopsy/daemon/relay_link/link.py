@@ -16,16 +16,14 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from starlette.types import ASGIApp
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from loopsy.config import Config
-from loopsy.daemon.relay_link.phone import PairingHooks, PhoneConnection, Refused
 from loopsy.daemon.relay_link.registry import PhoneRegistry
 from loopsy.protocol import relay as wire
 from loopsy.protocol.errors import LoopsyError, NotFound, ProtocolError, Unavailable
@@ -38,6 +36,15 @@ from loopsy.protocol.pairing import (
     secret_hash,
 )
 from loopsy.protocol.phones import PairOffer, PairState, RelayStatus
+from loopsy.protocol.relay import Refused
+
+# The phone side (the end-to-end channel, with cryptography) and httpx are imported when
+# first used: every daemon runs this link, most never with a relay or a phone, and the two
+# are ~13 MB resident together.
+if TYPE_CHECKING:
+    import httpx
+
+    from loopsy.daemon.relay_link.phone import PhoneConnection
 
 log = logging.getLogger("loopsy.relay_link")
 
@@ -112,6 +119,8 @@ class RelayLink:
                 "no relay configured",
                 hint="`loopsy relay configure <url>`, or `loopsy up` for a local relay",
             )
+        import httpx
+
         headers = {"Authorization": f"Bearer {device}"} if device else {}
         secret = self.config().relay.registration_secret
         if device is None and secret:
@@ -318,6 +327,8 @@ class RelayLink:
                 await self._drop(frame.conn, 1011, "internal error")
 
     async def _open(self, frame: wire.LinkFrame) -> None:
+        from loopsy.daemon.relay_link.phone import PairingHooks, PhoneConnection
+
         try:
             kind, ident = wire.decode_open(frame.body)
         except ProtocolError as exc:

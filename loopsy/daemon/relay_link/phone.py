@@ -26,18 +26,9 @@ from loopsy.protocol.pairing import (
     pairing_prologue,
     session_prologue,
 )
-from loopsy.protocol.relay import Close
+from loopsy.protocol.relay import Close, Refused
 
 log = logging.getLogger("loopsy.relay_link")
-
-
-class Refused(Exception):
-    """Close this connection with ``code``; ``reason`` goes to the phone."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass

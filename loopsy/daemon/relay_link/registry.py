@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from typing import TYPE_CHECKING
 
 from loopsy.daemon.store import Store
-from loopsy.protocol.noise import private_key, public_bytes
 from loopsy.protocol.pairing import Credential
 from loopsy.protocol.phones import Phone
+
+# The key functions (and cryptography under them) are imported once the key is needed:
+# the registry is built in every daemon, with or without a relay.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 MIGRATIONS = [
     """
@@ -74,6 +77,8 @@ class PhoneRegistry:
 
     def static_key(self) -> X25519PrivateKey:
         if self._static is None:
+            from loopsy.protocol.noise import private_key
+
             row = self.store.one("SELECT static_private FROM relay_identity WHERE id = 1")
             if row is None:
                 raw = self.randbytes(32)
@@ -87,6 +92,8 @@ class PhoneRegistry:
         return self._static
 
     def static_public(self) -> bytes:
+        from loopsy.protocol.noise import public_bytes
+
         return public_bytes(self.static_key())
 
     # -- relay devices ------------------------------------------------------------------

@@ -3,7 +3,6 @@ endpoint this machine's own clients use to call a peer."""
 
 from __future__ import annotations
 
-import httpx
 from pydantic import ValidationError
 
 from loopsy.config import DEFAULT_MESH_PORT
@@ -81,6 +80,8 @@ async def peer_status(call: Call[None, None]) -> PeerInfo:
 )
 async def add_peer(call: Call[PeerAdd, None]) -> PeerInfo:
     """Asks HOST:PORT who it is and records it; pair with it to call it."""
+    import httpx  # only here: the daemon does not load it until a peer is added
+
     mesh = mesh_of(call.services)
     host, port = call.body.host, call.body.port or DEFAULT_MESH_PORT
     if any(c in host for c in "/?#@ ") or host.startswith("-"):
