@@ -105,10 +105,10 @@ def esc(screen: Screen, intermediates: str, final: str) -> None:
     elif final == "8":
         screen.restore_cursor()
     elif final == "D":
-        screen.linefeed()
+        screen.index()
     elif final == "E":
         screen.x = 0
-        screen.linefeed()
+        screen.index()
     elif final == "M":
         screen.reverse_index()
     elif final == "H":
@@ -125,6 +125,7 @@ def align_test(screen: Screen) -> None:
     """DECALN: fill the screen with E, reset the margins, cursor home."""
     page = screen.page
     page.lines[:] = ["E" * screen.cols for _ in range(screen.rows)]
+    page.wrapped[:] = [False] * screen.rows
     page.top, page.bottom = 0, screen.rows - 1
     screen.x = screen.y = 0
     screen.wrap_pending = False
@@ -237,18 +238,34 @@ def set_region(screen: Screen, params: str) -> None:
         screen.page.top, screen.page.bottom = top, bottom
         move_to(screen, 0, 0)
 
+def _at_line_start(screen: Screen) -> bool:
+    # A pending wrap is one past the last column for xterm.js, never column 0.
+    return screen.x == 0 and not screen.wrap_pending
+
 def erase_display(screen: Screen, params: str) -> None:
+    """ED. Wrap flags go as xterm.js drops them: with every row erased whole, and with the
+    cursor row when the erase starts at its column 0 (mode 0) or ends on it (mode 1)."""
     mode = _first(params, 0)
     style = erase_style(screen.pen)
     page = screen.page
+    y = screen.y
     if mode == 0:
-        page.erase(screen.y, screen.x, screen.cols, style)
-        for y in range(screen.y + 1, screen.rows):
-            page.erase(y, 0, screen.cols, style)
+        page.erase(y, screen.x, screen.cols, style)
+        if _at_line_start(screen):
+            page.wrapped[y] = False
+        for below in range(y + 1, screen.rows):
+            page.erase(below, 0, screen.cols, style)
+            page.wrapped[below] = False
     elif mode == 1:
-        for y in range(screen.y):
-            page.erase(y, 0, screen.cols, style)
-        page.erase(screen.y, 0, screen.x + 1, style)
+        for above in range(y):
+            page.erase(above, 0, screen.cols, style)
+            page.wrapped[above] = False
+        page.erase(y, 0, screen.x + 1, style)
+        page.wrapped[y] = False
+        if screen.x + 1 >= screen.cols and y + 1 < screen.rows:
+            # The whole row is gone, so the next one continues nothing. (xterm.js means the
+            # same but indexes the row from the top of its scrollback.)
+            page.wrapped[y + 1] = False
     elif mode == 2:
         page.clear(style)
     elif mode == 3:
@@ -258,13 +275,17 @@ def erase_display(screen: Screen, params: str) -> None:
 def erase_line(screen: Screen, params: str) -> None:
     mode = _first(params, 0)
     style = erase_style(screen.pen)
+    y = screen.y
     if mode == 0:
-        screen.page.erase(screen.y, screen.x, screen.cols, style)
+        screen.page.erase(y, screen.x, screen.cols, style)
+        if _at_line_start(screen):
+            screen.page.wrapped[y] = False
     elif mode == 1:
-        screen.page.erase(screen.y, 0, screen.x + 1, style)
+        screen.page.erase(y, 0, screen.x + 1, style)
     elif mode == 2:
-        screen.page.erase(screen.y, 0, screen.cols, style)
-    screen.mark_dirty(screen.y)
+        screen.page.erase(y, 0, screen.cols, style)
+        screen.page.wrapped[y] = False
+    screen.mark_dirty(y)
 
 def edit_lines(screen: Screen, count: int, insert: bool) -> None:
     """IL/DL: only inside the scroll region; the cursor goes to column 0."""

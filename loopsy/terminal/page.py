@@ -3,6 +3,10 @@
 Every edit keeps the wide-character invariant: a ``""`` placeholder cell always sits right
 of the cell holding its wide character. Cutting a wide character in half blanks both halves,
 as xterm does.
+
+``wrapped[y]`` is row ``y``'s wrap flag (xterm.js's ``isWrapped``): the row continues the
+row above it because text auto-wrapped into it. Flags move with their rows when the page
+scrolls; rows that come in blank have none.
 """
 
 from __future__ import annotations
@@ -33,11 +37,12 @@ def blank_line(cols: int, style: Style) -> ScreenLine:
 class Page:
     """The rows of one screen buffer, its scroll region and its saved cursor."""
 
-    __slots__ = ("bottom", "cols", "lines", "saved", "top")
+    __slots__ = ("bottom", "cols", "lines", "saved", "top", "wrapped")
 
     def __init__(self, cols: int, rows: int) -> None:
         self.cols = cols
         self.lines: list[ScreenLine] = [""] * rows
+        self.wrapped: list[bool] = [False] * rows
         self.top = 0
         self.bottom = rows - 1
         self.saved: SavedCursor | None = None
@@ -56,6 +61,7 @@ class Page:
 
     def clear(self, style: Style = DEFAULT) -> None:
         self.lines[:] = [blank_line(self.cols, style) for _ in self.lines]
+        self.wrapped[:] = [False] * len(self.lines)
 
     def erase(self, y: int, start: int, end: int, style: Style) -> None:
         """Blank cells ``start``..``end``-1 of row ``y``."""
@@ -121,6 +127,9 @@ class Page:
         del lines[top:top + count]
         at = bottom - count + 1
         lines[at:at] = [blank_line(self.cols, style) for _ in range(count)]
+        wrapped = self.wrapped
+        del wrapped[top:top + count]
+        wrapped[at:at] = [False] * count
         return removed
 
     def scroll_down(self, top: int, bottom: int, count: int, style: Style) -> None:
@@ -131,6 +140,9 @@ class Page:
         lines = self.lines
         del lines[bottom - count + 1:bottom + 1]
         lines[top:top] = [blank_line(self.cols, style) for _ in range(count)]
+        wrapped = self.wrapped
+        del wrapped[bottom - count + 1:bottom + 1]
+        wrapped[top:top] = [False] * count
 
     def resize(self, cols: int, rows: int) -> None:
         """Change the width (rows truncated or padded) and the height (rows cut or added
@@ -144,7 +156,9 @@ class Page:
             self.cols = cols
         if rows < len(self.lines):
             del self.lines[rows:]
+            del self.wrapped[rows:]
         else:
+            self.wrapped.extend([False] * (rows - len(self.lines)))
             self.lines.extend([""] * (rows - len(self.lines)))
         self.top = 0
         self.bottom = rows - 1

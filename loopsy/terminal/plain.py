@@ -29,9 +29,9 @@ def feed_plain(screen: Screen, text: str) -> None:
     # The first line finishes wherever the cursor was; the block starts on a fresh row.
     _slow(screen, text[:first + 1])
     if _can_append(screen):
-        rows = _block_rows(text[first + 1:last + 1], screen.cols, screen.autowrap)
-        if rows is not None:
-            _append(screen, rows)
+        block = _block_rows(text[first + 1:last + 1], screen.cols, screen.autowrap)
+        if block is not None:
+            _append(screen, *block)
             _slow(screen, text[last + 1:])
             return
     _slow(screen, text[first + 1:])
@@ -46,6 +46,7 @@ def _can_append(screen: Screen) -> bool:
         and page.top == 0
         and page.bottom == screen.rows - 1
         and page.lines[-1] == ""
+        and not page.wrapped[-1]
         and screen.pen == DEFAULT
         and not screen.insert
         and not screen.newline
@@ -53,8 +54,9 @@ def _can_append(screen: Screen) -> bool:
     )
 
 
-def _block_rows(block: str, cols: int, autowrap: bool) -> list[str] | None:
-    """The rows that ``block`` fills if it is a sequence of ``text\r\n`` lines."""
+def _block_rows(block: str, cols: int, autowrap: bool) -> tuple[list[str], list[bool]] | None:
+    """The rows that ``block`` fills if it is a sequence of ``text\r\n`` lines, and their
+    wrap flags."""
     if not block.isascii() or not block.endswith("\r\n"):
         return None
     newlines = block.count("\n")
@@ -64,26 +66,33 @@ def _block_rows(block: str, cols: int, autowrap: bool) -> list[str] | None:
     if len(lines) != newlines:
         return None  # some CR or LF stands alone
     if max(map(len, lines)) <= cols:
-        return lines
+        return lines, [False] * len(lines)
     if not autowrap:
         return None
     # A longer line wraps: full rows of ``cols``, then the rest (a pending wrap at the
     # very end of a line is cancelled by its CR, so no empty row follows an exact fit).
+    # Every row after a line's first continues the one before.
     rows: list[str] = []
+    wraps: list[bool] = []
     for line in lines:
         if len(line) <= cols:
             rows.append(line)
+            wraps.append(False)
         else:
-            rows.extend(line[i:i + cols] for i in range(0, len(line), cols))
-    return rows
+            pieces = [line[i:i + cols] for i in range(0, len(line), cols)]
+            rows.extend(pieces)
+            wraps.append(False)
+            wraps.extend([True] * (len(pieces) - 1))
+    return rows, wraps
 
 
-def _append(screen: Screen, rows: list[str]) -> None:
+def _append(screen: Screen, rows: list[str], wraps: list[bool]) -> None:
     """The effect of printing each row then CR LF, from a blank bottom row."""
     page = screen.page
     lines = page.lines
     height = len(lines)
     old = lines[:-1]
+    old_wraps = page.wrapped[:-1]
     count = len(rows)
     if page is screen.main:
         history = screen.history
@@ -93,15 +102,24 @@ def _append(screen: Screen, rows: list[str]) -> None:
         old_pushed = old[:count]
         new_pushed = max(0, count - (height - 1))
         if new_pushed < keep:
-            old_kept = old_pushed[max(0, len(old_pushed) - (keep - new_pushed)):]
+            first_kept = max(0, len(old_pushed) - (keep - new_pushed))
+            old_kept = old_pushed[first_kept:]
+            kept_wraps = old_wraps[first_kept:len(old_pushed)]
             if Row in set(map(type, old_kept)):
-                history.extend(line if line.__class__ is str else store(line) for line in old_kept)
+                history.extend(
+                    (line if line.__class__ is str else store(line) for line in old_kept),
+                    kept_wraps,
+                )
             else:
-                history.extend(cast(list[Stored], old_kept))
-        history.extend(rows[max(0, new_pushed - keep):new_pushed])
+                history.extend(cast(list[Stored], old_kept), kept_wraps)
+        start = max(0, new_pushed - keep)
+        history.extend(rows[start:new_pushed], wraps[start:new_pushed])
     tape = old + rows
     tape.append("")
     lines[:] = tape[len(tape) - height:]
+    tape_wraps = old_wraps + wraps
+    tape_wraps.append(False)
+    page.wrapped[:] = tape_wraps[len(tape_wraps) - height:]
     screen.last_char = rows[-1][-1:] or screen.last_char
     screen.mark_all_dirty()
 

@@ -11,15 +11,15 @@ xterm.js, so a snapshot and the live stream must mean the same thing there).
 from __future__ import annotations
 
 import codecs
-from collections import deque
 
 from loopsy.terminal import controls
 from loopsy.terminal.charsets import charset_table
-from loopsy.terminal.lines import Row, ScreenLine, Stored, line_runs, line_text, store, to_row
+from loopsy.terminal.lines import Row, ScreenLine, line_runs, line_text, store, to_row
 from loopsy.terminal.modes import DEFAULT_DEC_MODES, DecMode
 from loopsy.terminal.page import Page, SavedCursor
 from loopsy.terminal.parser import Parser
 from loopsy.terminal.plain import feed_plain
+from loopsy.terminal.scrollback import Scrollback
 from loopsy.terminal.snapshot import render_snapshot
 from loopsy.terminal.style import DEFAULT, Style, erase_style
 from loopsy.terminal.wide import print_mixed
@@ -63,7 +63,7 @@ class Screen:
             raise ValueError("scrollback must be >= 0")
         self.cols = cols
         self.rows = rows
-        self.history: deque[Stored] = deque(maxlen=scrollback)
+        self.history = Scrollback(scrollback)
         self.version = 0
         # surrogateescape keeps one code point per undecodable byte, so the bytes still
         # waiting in the parser can be counted exactly (see ``unapplied``).
@@ -156,18 +156,21 @@ class Screen:
     def _shrink_rows(self, page: Page, rows: int, cursor_y: int | None) -> None:
         """Drop blank rows below the cursor first, then push rows off the top."""
         excess = page.rows - rows
-        lines = page.lines
+        lines, wrapped = page.lines, page.wrapped
         keep_below = cursor_y if cursor_y is not None else -1
         while excess > 0 and len(lines) - 1 > keep_below and _is_blank(lines[-1]):
             lines.pop()
+            wrapped.pop()
             excess -= 1
         if excess <= 0:
+            wrapped.extend([False] * (rows - len(lines)))
             lines.extend([""] * (rows - len(lines)))
             return
         removed = lines[:excess]
         del lines[:excess]
         if page is self.main:
-            self.history.extend(store(line) for line in removed)
+            self.history.extend(map(store, removed), wrapped[:excess])
+        del wrapped[:excess]
         if cursor_y is not None:
             self.y = max(0, self.y - excess)
         if page.saved is not None:
@@ -207,6 +210,24 @@ class Screen:
     def scrollback_text(self, index: int) -> str:
         return line_text(self.history[index]).rstrip(" ")
 
+    def scrollback_wrapped(self, index: int) -> bool:
+        """True when scrollback line ``index`` (0 the oldest) continues the line before it
+        (the text auto-wrapped at the right margin): copy and selection join the two."""
+        return self.history.wrapped(index)
+
+    def row_wrapped(self, y: int) -> bool:
+        """True when visible row ``y`` continues the row above it (for row 0: the newest
+        scrollback line)."""
+        return self.continues(self.page, y)
+
+    def continues(self, page: Page, y: int) -> bool:
+        """Row ``y`` of ``page`` continues a line before it that is still kept. (A flag
+        whose line above is gone, dropped from the scrollback or never kept on the
+        alternate screen, joins nothing, and no snapshot could rebuild it.)"""
+        if not page.wrapped[y]:
+            return False
+        return y > 0 or (page is self.main and len(self.history) > 0)
+
     def pop_dirty(self) -> set[int]:
         """Visible rows changed since the last call (all of them after a scroll, resize
         or screen switch); the TUI repaints just these."""
@@ -243,9 +264,7 @@ class Screen:
         pos = 0
         while pos < n:
             if self.wrap_pending:
-                self.wrap_pending = False
-                self.linefeed()
-                self.x = 0
+                self.wrap()
             x = self.x
             y = self.y
             room = cols - x
@@ -299,16 +318,50 @@ class Screen:
     # -- scrolling and line feeds ---------------------------------------------------------
 
     def linefeed(self) -> None:
+        """LF: down a row (scrolling at the bottom margin); a row moved onto is a new line,
+        so it loses its wrap flag (xterm.js does the same)."""
         page = self.page
         y = self.y
         if y == page.bottom:
-            removed = page.scroll_up(page.top, y, 1, erase_style(self.pen))
-            if page.top == 0 and page is self.main:
-                self.history.extend(store(line) for line in removed)
-            self._all_dirty = True
+            self._scroll_one(page)
+        elif y < self.rows - 1:
+            self.y = y + 1
+            page.wrapped[y + 1] = False
+        self.wrap_pending = False
+
+    def index(self) -> None:
+        """IND (ESC D) and NEL: as LF, but a row moved onto keeps its wrap flag."""
+        page = self.page
+        y = self.y
+        if y == page.bottom:
+            self._scroll_one(page)
         elif y < self.rows - 1:
             self.y = y + 1
         self.wrap_pending = False
+
+    def wrap(self) -> None:
+        """Auto-wrap: to column 0 of the next row (scrolling at the bottom margin), which
+        now continues this one. Below the margin on the last row the cursor stays and the
+        row gets the flag anyway, as xterm.js does."""
+        page = self.page
+        y = self.y
+        if y == page.bottom:
+            self._scroll_one(page)
+        elif y < self.rows - 1:
+            y = self.y = y + 1
+        page.wrapped[y] = True
+        self.x = 0
+        self.wrap_pending = False
+
+    def _scroll_one(self, page: Page) -> None:
+        """Scroll the margins up a row; off the top of the main screen it goes to the
+        scrollback with its wrap flag."""
+        top = page.top
+        wrapped = page.wrapped[top]
+        removed = page.scroll_up(top, page.bottom, 1, erase_style(self.pen))
+        if top == 0 and page is self.main:
+            self.history.push(store(removed[0]), wrapped)
+        self._all_dirty = True
 
     def crlf(self) -> None:
         self.x = 0

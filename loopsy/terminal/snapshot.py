@@ -4,10 +4,14 @@ Order matters, because several sequences have side effects on others:
 
 1. RIS and the title.
 2. The scrollback and the main screen, as lines joined by CR LF, so that the terminal
-   scrolls the older ones into its own history.
+   scrolls the older ones into its own history. A line that continues the one before it
+   (auto-wrapped) is not joined: the line before is written right up to the margin and the
+   next character wraps (DECAWM is on after RIS), so the terminal marks it wrapped as the
+   program's own output did, and xterm.js can reflow it and select across it.
 3. The main screen's saved cursor (ESC 7), then, if the alternate screen is active, the
    main screen's scroll region, the switch (``CSI ? 1047 h``: no cursor save, so the saved
-   cursor above survives), the alternate rows drawn with CUP, and its saved cursor.
+   cursor above survives), the alternate rows drawn with CUP (a continued row by wrapping
+   into it instead), and its saved cursor.
 4. Tab stops, the active scroll region, the modes (origin mode homes the cursor, so it
    comes before the final cursor position).
 5. The cursor: a pending wrap is rebuilt by printing the last-column cell again.
@@ -47,16 +51,29 @@ class _Writer:
     def cup(self, x: int, y: int) -> None:
         self.parts.append(f"\x1b[{y + 1};{x + 1}H")
 
-    def line(self, line: ScreenLine | Stored, cols: int) -> None:
-        """The visible cells of one line from column 0 (the cursor must be there)."""
+    def line(
+        self, line: ScreenLine | Stored, cols: int, *, continued: bool = False, fill: int = 0,
+    ) -> None:
+        """The visible cells of one line from column 0 (the cursor must be there).
+
+        ``continued``: the cursor waits to wrap at the end of the line before, so at least
+        one cell is printed (that wraps and marks this line wrapped; no erase before it,
+        which would hit the line before). ``fill``: the next line continues this one, so
+        exactly this many cells are printed, trailing blanks too: ``cols`` leaves the cursor
+        waiting to wrap at the margin; ``cols - 1`` leaves the last cell to the wide
+        character that starts the next line (it wraps by itself and blanks that cell, as
+        it did in the program's output; xterm.js then knows the blank is no text).
+        """
         if line.__class__ is str:
             text = str(line)
             if text.isascii():
-                text = text[:cols].rstrip(" ")
-                if text:
+                text = text[:fill].ljust(fill) if fill else text[:cols].rstrip(" ")
+                if text or continued:
                     self.set_pen(DEFAULT)
-                    self.parts.append(text)
+                    self.parts.append(text or " ")
                 return
+        elif continued or fill:
+            pass
         elif isinstance(line, StyledLine) and line.text.isascii() and len(line.text) <= cols:
             # Scrollback lines go out straight from their spans (one cell per character).
             text, parts, x = line.text, self.parts, 0
@@ -67,22 +84,27 @@ class _Writer:
                     self.set_pen(style)
                     parts.append(chunk)
             return
-        self.row(to_row(line, cols), cols)
+        self.row(to_row(line, cols), cols, continued, fill)
 
-    def row(self, row: Row, cols: int) -> None:
+    def row(self, row: Row, cols: int, continued: bool = False, fill: int = 0) -> None:
         chars, styles = row.chars, row.styles
-        end = cols
-        while end > 0 and chars[end - 1] == " " and styles[end - 1] == DEFAULT:
-            end -= 1
+        end = fill or cols
+        if not fill:
+            while end > 0 and chars[end - 1] == " " and styles[end - 1] == DEFAULT:
+                end -= 1
+            if continued and end == 0:
+                end = 1
         # Trailing blanks that carry only a background are one erase (BCE) away.
         erase_from = end
-        if end == cols:
+        if end == cols and not fill:
             tail = styles[end - 1]
             if tail != DEFAULT and tail == erase_style(tail):
                 while erase_from > 0 and chars[erase_from - 1] == " " and (
                     styles[erase_from - 1] == tail
                 ):
                     erase_from -= 1
+                if continued and erase_from == 0:
+                    erase_from = 1
         parts = self.parts
         x = 0
         while x < erase_from:
@@ -96,6 +118,11 @@ class _Writer:
                 parts.append(text)
         if erase_from < end:
             self.set_pen(styles[erase_from])
+            parts.append("\x1b[K")
+        elif continued and end < cols and styles[0].bg is not None:
+            # Wrapping from the bottom row scrolled this row in blank in the background of
+            # the pen then set (its first cell's): the default-style tail is erased back.
+            self.set_pen(DEFAULT)
             parts.append("\x1b[K")
 
     def newline(self) -> None:
@@ -112,25 +139,41 @@ def render_snapshot(screen: Screen, scrollback: int | None) -> bytes:
     if screen.title:
         out.write(f"\x1b]2;{screen.title}\x07")
     history = list(screen.history)
+    wraps = list(screen.history.wraps)
     if scrollback is not None:
-        history = history[len(history) - scrollback:] if scrollback > 0 else []
-    first = True
-    for line in [*history, *screen.main.lines]:
-        if not first:
+        first = max(0, len(history) - max(0, scrollback))
+        del history[:first]
+        del wraps[:first]
+    main = screen.main
+    # Whether each written line continues the one before it (the first continues nothing).
+    if wraps:
+        wraps[0] = False
+    wraps += [bool(wraps or y) and main.wrapped[y] for y in range(rows)]
+    wraps.append(False)
+    lines = [*history, *main.lines]
+    lines.append("")
+    for i, line in enumerate(lines[:-1]):
+        continued = wraps[i]
+        if i and not continued:
             out.newline()
-        first = False
-        out.line(line, cols)
-    _saved_cursor(out, screen.main.saved)
+        fill = _fill(line, lines[i + 1], cols) if wraps[i + 1] else 0
+        out.line(line, cols, continued=continued, fill=fill)
+    _saved_cursor(out, main.saved)
     if screen.alternate:
-        _region(out, screen.main, rows)
+        _region(out, main, rows)
         out.set_pen(DEFAULT)
         out.write("\x1b[?1047h")
-        for y, line in enumerate(screen.alt.lines):
-            if line == "":
-                continue
-            out.cup(0, y)
-            out.line(line, cols)
-        _saved_cursor(out, screen.alt.saved)
+        alt = screen.alt
+        alt_wraps = [screen.continues(alt, y) for y in range(rows)] + [False]
+        for y, line in enumerate(alt.lines):
+            continued = alt_wraps[y]
+            fill = _fill(line, alt.lines[y + 1], cols) if alt_wraps[y + 1] else 0
+            if not continued:
+                if line == "" and not fill:
+                    continue
+                out.cup(0, y)
+            out.line(line, cols, continued=continued, fill=fill)
+        _saved_cursor(out, alt.saved)
     _tabstops(out, screen)
     _region(out, screen.page, rows)
     _modes(out, screen)
@@ -147,6 +190,20 @@ def render_snapshot(screen: Screen, scrollback: int | None) -> bytes:
     if screen.cursor_shape:
         out.write(f"\x1b[{screen.cursor_shape} q")
     return "".join(out.parts).encode("utf-8", "replace")
+
+
+def _fill(line: ScreenLine | Stored, following: ScreenLine | Stored, cols: int) -> int:
+    """How many cells of ``line`` to print when ``following`` continues it: all, or all
+    but the last when that is the blank a wide character left as it wrapped."""
+    if cols < 2 or (line.__class__ is str and len(str(line)) >= cols):
+        return cols
+    head = to_row(following, cols)
+    if head.chars[1:2] != [""]:
+        return cols
+    row = to_row(line, cols)
+    if row.chars[-1] == " " and row.styles[-1] == head.styles[0]:
+        return cols - 1
+    return cols
 
 
 def _saved_cursor(out: _Writer, saved: SavedCursor | None) -> None:

@@ -74,13 +74,18 @@ def _print_wide_char(screen: Screen, ch: str) -> None:
         return
     page = screen.page
     if screen.wrap_pending:
-        screen.wrap_pending = False
-        screen.linefeed()
-        screen.x = 0
+        screen.wrap()
     if screen.x >= cols - 1:
         if screen.autowrap:
-            screen.linefeed()
-            screen.x = 0
+            # It does not fit: the last cell is blanked in the pen, as xterm.js does, and
+            # the character wraps.
+            row = page.row(screen.y)
+            if row.chars[cols - 1] == "" and cols > 1:
+                row.chars[cols - 2] = " "
+            row.chars[cols - 1] = " "
+            row.styles[cols - 1] = screen.pen
+            screen.mark_dirty(screen.y)
+            screen.wrap()
         else:
             screen.x = cols - 2
     x, y = screen.x, screen.y

@@ -20,6 +20,9 @@ def observe(screen: Screen) -> dict[str, Any]:
         "display": screen.display(),
         "main": [_cells(line, cols) for line in screen.main.lines],
         "history": [tuple(line_runs(line, cols)) for line in screen.history],
+        # Soft wraps: which lines continue the one before (copy, selection, reflow).
+        "history_wrapped": [screen.scrollback_wrapped(i) for i in range(screen.scrollback_size)],
+        "main_wrapped": [screen.continues(screen.main, y) for y in range(screen.rows)],
         "cursor": screen.cursor,
         "wrap_pending": screen.wrap_pending,
         "alternate": screen.alternate,
@@ -35,6 +38,7 @@ def observe(screen: Screen) -> dict[str, Any]:
     }
     if screen.alternate:
         state["alt"] = [_cells(line, cols) for line in screen.alt.lines]
+        state["alt_wrapped"] = [screen.continues(screen.alt, y) for y in range(screen.rows)]
         state["alt_region"] = (screen.alt.top, screen.alt.bottom)
         state["alt_saved"] = screen.alt.saved
     return state
@@ -44,7 +48,7 @@ def check_invariants(screen: Screen) -> None:
     """Structural invariants every operation must keep."""
     assert 0 <= screen.x < screen.cols and 0 <= screen.y < screen.rows
     for page in (screen.main, screen.alt):
-        assert len(page.lines) == screen.rows
+        assert len(page.lines) == screen.rows == len(page.wrapped)
         assert 0 <= page.top <= page.bottom < screen.rows
         for line in page.lines:
             if isinstance(line, Row):
@@ -52,11 +56,12 @@ def check_invariants(screen: Screen) -> None:
                 for x, cell in enumerate(line.chars):
                     if cell == "":
                         assert x > 0 and line.chars[x - 1] not in ("", " ")
-    assert len(screen.history) <= (screen.history.maxlen or 0)
+    assert len(screen.history) <= screen.history.maxlen
+    assert len(screen.history.lines) == len(screen.history.wraps)
 
 
 def roundtrip(screen: Screen) -> Screen:
     """A fresh screen of the same size fed ``screen``'s snapshot."""
-    copy = Screen(screen.cols, screen.rows, scrollback=screen.history.maxlen or 0)
+    copy = Screen(screen.cols, screen.rows, scrollback=screen.history.maxlen)
     copy.feed(screen.snapshot())
     return copy

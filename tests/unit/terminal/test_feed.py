@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import base64
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loopsy.terminal import Screen
+from tests.unit.terminal import recorded
 from tests.unit.terminal.observe import check_invariants, observe
 from tests.unit.terminal.streams import agent_repaint, vt_stream
 
-CAPTURES = Path(__file__).parent / "captures"
 SAMPLE = (
     "plain \x1b[1;38;2;10;20;30mbold truecolor\x1b[0m 中文😀 e\u0301\r\n"
     "\x1b]2;a title\x1b\\\x1b]0;other\x07\x1b[?1049h\x1b[3;4Halt\x1b(0lqqk\x1b(B\x1bP1$r\x1b\\"
@@ -45,12 +44,12 @@ def test_byte_at_a_time_matches_one_feed() -> None:
     )
 
 
-@pytest.mark.parametrize("name", sorted(path.stem for path in CAPTURES.glob("*.bin")))
+@pytest.mark.parametrize("name", recorded.NAMES)
 def test_captures_byte_at_a_time_match_one_feed(name: str) -> None:
-    data = (CAPTURES / f"{name}.bin").read_bytes()
-    whole = Screen(80, 24, scrollback=100)
+    data = recorded.read(name)
+    whole = Screen(*recorded.size_of(name), scrollback=100)
     whole.feed(data)
-    single = Screen(80, 24, scrollback=100)
+    single = Screen(*recorded.size_of(name), scrollback=100)
     for i in range(len(data)):
         single.feed(data[i:i + 1])
     assert observe(single) == observe(whole)

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loopsy.terminal import Screen
+from tests.unit.terminal import recorded
 from tests.unit.terminal.observe import check_invariants, observe, roundtrip
 from tests.unit.terminal.streams import agent_repaint, vt_stream
-
-CAPTURES = Path(__file__).parent / "captures"
-CAPTURE_NAMES = sorted(path.stem for path in CAPTURES.glob("*.bin"))
 
 
 def assert_roundtrip(screen: Screen, fed: bytes = b"") -> Screen:
@@ -33,20 +29,20 @@ def assert_roundtrip(screen: Screen, fed: bytes = b"") -> Screen:
     return copy
 
 
-@pytest.mark.parametrize("name", CAPTURE_NAMES)
+@pytest.mark.parametrize("name", recorded.NAMES)
 def test_captured_programs_roundtrip(name: str) -> None:
-    data = (CAPTURES / f"{name}.bin").read_bytes()
-    screen = Screen(80, 24, scrollback=200)
+    data = recorded.read(name)
+    screen = Screen(*recorded.size_of(name), scrollback=200)
     screen.feed(data)
     check_invariants(screen)
     assert_roundtrip(screen, data)
 
 
-@pytest.mark.parametrize("name", CAPTURE_NAMES)
+@pytest.mark.parametrize("name", recorded.NAMES)
 def test_captured_programs_roundtrip_at_every_prefix_boundary(name: str) -> None:
     """Snapshots taken mid-stream (at 50 cut points) also rebuild the screen."""
-    data = (CAPTURES / f"{name}.bin").read_bytes()
-    screen = Screen(80, 24, scrollback=50)
+    data = recorded.read(name)
+    screen = Screen(*recorded.size_of(name), scrollback=50)
     step = max(1, len(data) // 50)
     for start in range(0, len(data), step):
         screen.feed(data[start:start + step])
@@ -55,7 +51,7 @@ def test_captured_programs_roundtrip_at_every_prefix_boundary(name: str) -> None
 
 def test_vim_capture_shows_the_file_on_the_alternate_screen() -> None:
     screen = Screen(80, 24)
-    screen.feed((CAPTURES / "vim.bin").read_bytes())
+    screen.feed(recorded.read("vim"))
     assert screen.alternate
     assert any("function_" in line for line in screen.display())
     assert "typed 中文 text" in "\n".join(screen.display())
@@ -63,7 +59,7 @@ def test_vim_capture_shows_the_file_on_the_alternate_screen() -> None:
 
 def test_vim_exit_capture_returns_to_the_main_screen() -> None:
     screen = Screen(80, 24)
-    screen.feed((CAPTURES / "vim_exit.bin").read_bytes())
+    screen.feed(recorded.read("vim_exit"))
     assert not screen.alternate
 
 
