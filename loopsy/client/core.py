@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from functools import cached_property
 from types import TracebackType
@@ -46,6 +47,12 @@ M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
+# A path httpx would send unchanged: already percent-encoded, no dot segments to remove.
+# Only such paths take the direct unix-socket route in LoopsyClient.request.
+_PLAIN_PATH = re.compile(
+    r"(?:/(?!\.\.?(?:/|$))(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)*"
+)
+
 
 def path(*segments: str) -> str:
     """Join URL path segments, quoting each (a key may hold ``/`` or ``..``)."""
@@ -62,13 +69,20 @@ def _quote_segment(segment: str) -> str:
 
 class LoopsyClient:
     def __init__(self, connection: Connection, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT):
+        from loopsy.client.unix_http import UnixSocketTransport
+
         self.connection = connection
+        transport = connection.http_transport()
         self._http = httpx.AsyncClient(
-            transport=connection.http_transport(),
+            transport=transport,
             base_url=connection.base_url + API_PREFIX,
             headers=connection.auth_headers(),
             timeout=timeout,
         )
+        # On the unix socket, requests with a bytes body skip httpx's request side (see
+        # unix_http); TCP, the relay tunnel and streamed bodies go through httpx.
+        self._direct = transport if isinstance(transport, UnixSocketTransport) else None
+        self._timeouts = timeout.as_dict()
 
     # -- capabilities, by concept (imported on first use: `loopsy status` stays fast) ------
 
@@ -200,6 +214,12 @@ class LoopsyClient:
             )
             send_headers.setdefault("Content-Type", "application/json")
         query = {k: v for k, v in (params or {}).items() if v is not None}
+        if self._direct is not None and not isinstance(body, AsyncIterable):
+            direct = await self._request_direct(
+                method, url, body or b"", query, send_headers, request_timeout
+            )
+            if direct is not None:
+                return direct
         try:
             response = await self._http.request(
                 method,
@@ -210,6 +230,43 @@ class LoopsyClient:
                 timeout=request_timeout
                 if request_timeout is not None
                 else httpx.USE_CLIENT_DEFAULT,
+            )
+        except (httpx.ConnectError, FileNotFoundError, ConnectionRefusedError) as exc:
+            raise self.not_running(exc) from None
+        if response.status_code >= 400:
+            raise api_error_from(response.status_code, _json_or_none(response))
+        return response
+
+    async def _request_direct(
+        self,
+        method: str,
+        url: str,
+        body: bytes,
+        query: Mapping[str, Any],
+        headers: Mapping[str, str],
+        request_timeout: float | httpx.Timeout | None,
+    ) -> httpx.Response | None:
+        """:meth:`request` straight through the unix-socket transport; None when ``url``
+        needs httpx's normalisation (then the caller takes the httpx route)."""
+        assert self._direct is not None
+        if not _PLAIN_PATH.fullmatch(url):
+            return None
+        target = API_PREFIX + url
+        if query:
+            target += "?" + str(httpx.QueryParams(query))
+        if request_timeout is None:
+            timeouts = self._timeouts
+        elif isinstance(request_timeout, httpx.Timeout):
+            timeouts = request_timeout.as_dict()
+        else:
+            timeouts = dict.fromkeys(("connect", "read", "write", "pool"), request_timeout)
+        try:
+            response = await self._direct.exchange(
+                method,
+                target,
+                [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+                body,
+                timeouts,
             )
         except (httpx.ConnectError, FileNotFoundError, ConnectionRefusedError) as exc:
             raise self.not_running(exc) from None

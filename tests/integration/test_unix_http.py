@@ -1,21 +1,27 @@
 """The client's own HTTP/1.1 transport for the unix socket, against scripted servers that
 misbehave the ways a real peer can: idle connections closed, bodies cut short, chunked
-and close-delimited bodies, early answers, silence."""
+and close-delimited bodies, early answers, silence. Each bytes-body case runs both
+through httpx (``handle_async_request``, which streamed bodies also take) and through
+the direct ``exchange`` that ``LoopsyClient.request`` uses for bytes bodies."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from loopsy.client import LoopsyClient
 from loopsy.client.connection import UnixConnection
-from loopsy.client.unix_http import UnixSocketTransport
-from loopsy.protocol.errors import DaemonNotRunning
+from loopsy.client.unix_http import CHUNK, HIGH_WATER, UnixSocketTransport, _Socket
+from loopsy.protocol.errors import DaemonNotRunning, NotFound
 
 pytestmark = pytest.mark.anyio
 
@@ -76,11 +82,46 @@ async def serve(handler: Handler) -> AsyncIterator[Server]:
             yield server
 
 
-def client_for(server: Server, **kwargs: float) -> httpx.AsyncClient:
+class Direct:
+    """The same calls as an ``httpx.AsyncClient`` (the few these tests make), sent with
+    :meth:`UnixSocketTransport.exchange` as ``LoopsyClient.request`` does."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.transport = UnixSocketTransport(str(path))
+        self.timeouts = httpx.Timeout(timeout).as_dict()
+
+    async def __aenter__(self) -> Direct:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.transport.aclose()
+
+    async def request(self, method: str, url: str, content: bytes = b"") -> httpx.Response:
+        return await self.transport.exchange(method, url, [], content, self.timeouts)
+
+    async def get(self, url: str) -> httpx.Response:
+        return await self.request("GET", url)
+
+    async def put(self, url: str, content: bytes) -> httpx.Response:
+        return await self.request("PUT", url, content)
+
+    async def post(self, url: str, content: bytes) -> httpx.Response:
+        return await self.request("POST", url, content)
+
+
+@pytest.fixture(params=["httpx", "direct"])
+def route(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def client_for(server: Server, route: str = "httpx", **kwargs: float) -> Any:
+    timeout = kwargs.get("timeout", 10.0)
+    if route == "direct":
+        return Direct(server.path, timeout)
     return httpx.AsyncClient(
         transport=UnixSocketTransport(str(server.path)),
         base_url="http://localhost",
-        timeout=httpx.Timeout(kwargs.get("timeout", 10.0)),
+        timeout=httpx.Timeout(timeout),
     )
 
 
@@ -94,16 +135,16 @@ def keep_alive(answer: Callable[[bytes], bytes]) -> Handler:
     return handler
 
 
-async def test_keep_alive_reuses_one_connection() -> None:
+async def test_keep_alive_reuses_one_connection(route: str) -> None:
     async for server in serve(keep_alive(lambda request: ok(request.split(b" ")[1]))):
-        async with client_for(server) as http:
+        async with client_for(server, route) as http:
             for i in range(20):
                 response = await http.put(f"/x/{i}", content=b"body")
                 assert response.content == f"/x/{i}".encode()
         assert server.connections == 1
 
 
-async def test_idle_connection_closed_by_the_server_is_retried() -> None:
+async def test_idle_connection_closed_by_the_server_is_retried(route: str) -> None:
     async def one_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         writer.write(ok())
@@ -111,7 +152,7 @@ async def test_idle_connection_closed_by_the_server_is_retried() -> None:
         # ... and close without saying "Connection: close", as a server's idle timeout does
 
     async for server in serve(one_answer):
-        async with client_for(server) as http:
+        async with client_for(server, route) as http:
             for _ in range(5):
                 assert (await http.post("/x", content=b"again")).json() == {"ok": True}
         assert server.connections == 5
@@ -147,28 +188,28 @@ async def test_a_streamed_body_is_not_replayed_on_a_dead_connection() -> None:
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\nhello world",
     ],
 )
-async def test_chunked_and_informational_answers(answer: bytes) -> None:
+async def test_chunked_and_informational_answers(answer: bytes, route: str) -> None:
     async for server in serve(keep_alive(lambda request: answer)):
-        async with client_for(server) as http:
+        async with client_for(server, route) as http:
             for _ in range(3):  # the connection stays usable after each
                 assert (await http.get("/")).content == b"hello world"
         assert server.connections == 1
 
 
-async def test_close_delimited_body() -> None:
+async def test_close_delimited_body(route: str) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n" + b"z" * 200_000)
         await writer.drain()
 
     async for server in serve(handler):
-        async with client_for(server) as http:
+        async with client_for(server, route) as http:
             assert (await http.get("/")).content == b"z" * 200_000
             assert (await http.get("/")).content == b"z" * 200_000
         assert server.connections == 2
 
 
-async def test_body_cut_short_is_an_error_and_the_pool_recovers() -> None:
+async def test_body_cut_short_is_an_error_and_the_pool_recovers(route: str) -> None:
     calls = 0
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -184,7 +225,7 @@ async def test_body_cut_short_is_an_error_and_the_pool_recovers() -> None:
             await writer.drain()
 
     async for server in serve(handler):
-        async with client_for(server) as http:
+        async with client_for(server, route) as http:
             with pytest.raises(httpx.RemoteProtocolError):
                 await http.get("/")
             assert (await http.get("/")).json() == {"ok": True}
@@ -194,20 +235,20 @@ async def test_body_cut_short_is_an_error_and_the_pool_recovers() -> None:
     "answer",
     [b"garbage\r\n\r\n", b"HTTP/1.1 abc OK\r\n\r\n", b"HTTP/1.1 200 OK\r\nnocolon\r\n\r\n"],
 )
-async def test_malformed_answers_are_protocol_errors(answer: bytes) -> None:
+async def test_malformed_answers_are_protocol_errors(answer: bytes, route: str) -> None:
     async for server in serve(keep_alive(lambda request: answer)):
-        async with client_for(server) as http:
+        async with client_for(server, route) as http:
             with pytest.raises(httpx.RemoteProtocolError):
                 await http.get("/")
 
 
-async def test_silence_is_a_read_timeout() -> None:
+async def test_silence_is_a_read_timeout(route: str) -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         await reader.read()  # until the client gives up and closes
 
     async for server in serve(silent):
-        async with client_for(server, timeout=0.2) as http:
+        async with client_for(server, route, timeout=0.2) as http:
             with pytest.raises(httpx.ReadTimeout):
                 await http.get("/")
 
@@ -254,7 +295,7 @@ async def test_chunked_upload_is_framed() -> None:
     assert b"transfer-encoding: chunked" in seen[0].lower()
 
 
-async def test_concurrent_requests_use_separate_connections() -> None:
+async def test_concurrent_requests_use_separate_connections(route: str) -> None:
     async def slow_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         for _ in range(100):
             request = await read_request(reader)
@@ -263,7 +304,7 @@ async def test_concurrent_requests_use_separate_connections() -> None:
             await writer.drain()
 
     async for server in serve(slow_echo):
-        async with client_for(server) as http:
+        async with client_for(server, route) as http:
             results = await asyncio.gather(*(http.get(f"/{i}") for i in range(8)))
             assert [r.content for r in results] == [f"/{i}".encode() for i in range(8)]
             # Later requests reuse the pooled connections.
@@ -271,7 +312,7 @@ async def test_concurrent_requests_use_separate_connections() -> None:
         assert server.connections == 8
 
 
-async def test_a_cancelled_request_does_not_poison_the_pool() -> None:
+async def test_a_cancelled_request_does_not_poison_the_pool(route: str) -> None:
     calls = 0
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -285,7 +326,7 @@ async def test_a_cancelled_request_does_not_poison_the_pool() -> None:
             await writer.drain()
 
     async for server in serve(handler):
-        async with client_for(server) as http:
+        async with client_for(server, route) as http:
             with pytest.raises(TimeoutError):
                 async with asyncio.timeout(0.1):
                     await http.get("/slow")
@@ -297,3 +338,100 @@ async def test_no_daemon_is_daemon_not_running(tmp_path: Path) -> None:
     async with LoopsyClient(UnixConnection(tmp_path / "missing.sock")) as client:
         with pytest.raises(DaemonNotRunning):
             await client.status()
+
+
+async def test_both_routes_send_the_same_request() -> None:
+    """``LoopsyClient.request`` sends plain paths directly and anything httpx would rewrite
+    (dot segments, characters to encode) through httpx: the daemon sees the same target,
+    query and body either way."""
+    seen: list[bytes] = []
+
+    def record(request: bytes) -> bytes:
+        seen.append(request)
+        return ok()
+
+    async for server in serve(keep_alive(record)):
+        async with LoopsyClient(UnixConnection(server.path)) as client:
+            calls: list[tuple[str, str, dict[str, Any], Any]] = [
+                ("GET", "/context/a%2Fb", {"prefix": "x y&z", "limit": 5, "after": None}, None),
+                ("PUT", "/context/k", {}, {"value": "é", "ttl": 1.5}),
+                ("DELETE", "/context/k", {"if_version": 3}, None),
+                ("POST", "/flags", {"on": True, "off": False}, {}),
+            ]
+            for method, url, params, body in calls:
+                await client.request(method, url, params=params, json_body=body)
+                await client._http.request(  # the httpx route, as the fallback takes it
+                    method,
+                    url,
+                    params={k: v for k, v in params.items() if v is not None} or None,
+                    content=None if body is None else json.dumps(body).encode(),
+                    headers={"Content-Type": "application/json"} if body is not None else None,
+                )
+    assert len(seen) == 8
+    for direct, through_httpx in zip(seen[::2], seen[1::2], strict=True):
+        assert direct.split(b"\r\n", 1)[0] == through_httpx.split(b"\r\n", 1)[0]
+        assert direct.split(b"\r\n\r\n", 1)[1] == through_httpx.split(b"\r\n\r\n", 1)[1]
+        for wanted in (b"host: localhost", b"content-length:", b"content-type:"):
+            assert (wanted in direct.lower()) == (wanted in through_httpx.lower()), wanted
+
+
+async def test_paths_httpx_would_rewrite_take_the_httpx_route() -> None:
+    seen: list[bytes] = []
+
+    def record(request: bytes) -> bytes:
+        seen.append(request.split(b"\r\n", 1)[0])
+        return ok()
+
+    async for server in serve(keep_alive(record)):
+        async with LoopsyClient(UnixConnection(server.path)) as client:
+            await client.request("GET", "/a/../b")
+            await client.request("GET", "/sp ace")
+    assert seen == [b"GET /api/v1/b HTTP/1.1", b"GET /api/v1/sp%20ace HTTP/1.1"]
+
+
+async def test_errors_and_answers_through_the_direct_route() -> None:
+    answers = [
+        b"HTTP/1.1 404 Not Found\r\ncontent-length: 48\r\n\r\n"
+        b'{"error":{"code":"not_found","message":"gone"}}\n',
+        ok(b'{"value": 1}'),
+    ]
+
+    async for server in serve(keep_alive(lambda request: answers.pop(0))):
+        async with LoopsyClient(UnixConnection(server.path)) as client:
+            with pytest.raises(NotFound, match="gone"):
+                await client.request("GET", "/x")
+            response = await client.request("GET", "/y", request_timeout=2.0)
+            assert response.status_code == 200 and response.json() == {"value": 1}
+            assert response.headers["content-type"] == "application/json"
+        assert server.connections == 1
+
+
+async def test_a_connection_stops_reading_past_its_high_water_mark() -> None:
+    """Bytes nobody asked for yet wait in the kernel, not in the client's memory."""
+    left, right = socket.socketpair()
+    left.setblocking(False)
+    total = 4 * HIGH_WATER
+
+    def pour() -> None:
+        right.sendall(b"x" * total)
+        right.close()
+
+    writer = threading.Thread(target=pour, daemon=True)
+    writer.start()
+    connection = _Socket(left)
+    try:
+        got = await connection.read_exactly(10)
+        largest = len(connection.buffer)
+        while len(got) < total:
+            for _ in range(20):  # let the loop run the reader if it is still registered
+                await asyncio.sleep(0)
+            largest = max(largest, len(connection.buffer))
+            chunk = await connection.read_some(CHUNK)
+            assert chunk, "the stream ended early"
+            got += chunk
+        assert got == b"x" * total
+        assert largest <= HIGH_WATER + CHUNK
+        assert await connection.read_some(1) == b""
+    finally:
+        connection.close()
+        writer.join(timeout=10)
