@@ -157,3 +157,40 @@ def test_after_the_program_exits_a_slow_client_still_gets_every_byte_before_exit
             holder._flush(conn)
         assert exit_frame is not None and exit_frame.offset == got == holder.ring.end
         assert exit_frame.returncode == 7
+
+
+def test_a_fast_readers_bigger_window_and_ring_go_when_it_leaves(
+    make_holder: Callable[..., Holder], tmp_path: Path
+) -> None:
+    """A client that drains fast gets a window past ``high`` and the ring room for it;
+    when it detaches the ring goes back to its configured size (screen fed first)."""
+    source = tmp_path / "payload"
+    data = payload(16 << 20, seed=6)
+    source.write_bytes(data)
+    holder = make_holder(["cat", str(source)])
+    conn, client = connect(holder)
+    base = holder.ring.capacity
+    with client:
+        holder.attach(conn, stream.Attach(0))
+        splitter = stream.FrameSplitter()
+        got, now = 0, 0.0
+        for _ in range(10_000):
+            read_while_allowed(holder, rounds=1000)
+            while got < holder.flow.window(conn.fd).sent:
+                for raw in splitter.feed(client.recv(1 << 20)):
+                    frame = stream.decode(raw)
+                    assert isinstance(frame, stream.Attached | stream.Output), frame
+                    if isinstance(frame, stream.Output):
+                        got = frame.offset + len(frame.data)
+                now += 0.0002  # a reader that drains each read at once, fast
+                holder.flow.ack(conn.fd, got, holder.ring.end, now)
+                holder.pump(conn)
+                holder._flush(conn)
+            if len(holder.ring) > base + READ_BATCH:
+                break
+        assert holder.flow.window(conn.fd).high > holder.flow.high
+        assert holder.ring.capacity > base and len(holder.ring) > base
+        holder.close(conn)
+    assert holder.ring.capacity == base
+    assert len(holder.ring) <= base + READ_BATCH
+    assert holder.fed >= holder.ring.start  # the emulator saw every byte dropped

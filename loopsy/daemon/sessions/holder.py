@@ -44,6 +44,8 @@ MAX_OUTPUT_FRAME = 256 * 1024
 IDLE_FEED = 4096  # emulator bytes fed at a time when idle: ~1 ms of escape-heavy output
 IDLE_SLICE = 0.001  # seconds of emulation per idle loop turn, in IDLE_FEED pieces
 RECEIVE_BUFFER = 64 * 1024  # one recv from a connection (an INPUT frame is at most this)
+MAX_WINDOW = 2 << 20  # a fast reader's window grows up to this (see loopsy.protocol.flow)
+FORCED_FEED = 512 * 1024  # emulator bytes fed ahead when the ring must drop unfed bytes
 SHORT_READ = 1024  # a PTY read this short drained the PTY (streaming reads are ~4 KiB)
 INPUT_HIGH = 64 * 1024  # stop reading clients' input while this much awaits the PTY
 EXIT_GRACE = 2.0  # after the program exits, wait this long for the PTY to drain
@@ -52,10 +54,10 @@ POLL_ERR = select.POLLERR | select.POLLHUP | select.POLLNVAL
 
 
 def ring_capacity(configured: int, high: int) -> int:
-    """The ring keeps at least what a client that keeps acking can be behind: its high
-    water mark, one PTY read past it, and the two reads past any window at the program's
-    exit (when it is reaped, and when the exit grace is up). So only a client that stops
-    acking (while another keeps the PTY read) ever falls off the ring."""
+    """The ring keeps at least what a client that keeps acking can be behind: its window
+    (``high``: the largest in use), one PTY read past it, and the two reads past any window
+    at the program's exit (when it is reaped, and when the exit grace is up). So only a
+    client that stops acking (while another keeps the PTY read) falls off the ring."""
     return max(configured, high + 3 * READ_BATCH)
 
 
@@ -85,7 +87,7 @@ class Holder:
         self.screen = Screen(spec.cols, spec.rows, scrollback=spec.scrollback)
         self.fed = spec.start_offset  # the emulator has consumed output before this
         self.markers: list[tuple[int, int, int]] = []  # (offset, cols, rows) resizes to feed
-        self.flow: FlowControl[int] = FlowControl(spec.high, spec.low)
+        self.flow: FlowControl[int] = FlowControl(spec.high, spec.low, max_high=MAX_WINDOW)
         self.debouncer = ResizeDebouncer(spec.debounce)
         self.recorder = (
             Recorder(
@@ -234,14 +236,21 @@ class Holder:
                 self.pump(conn)
         if self.waiters:
             holder_control.wake_waiters(self)
-        if self.ring.over_capacity():
-            # Feed half a ring at once so forced feeding happens rarely and in bulk.
-            self.feed_screen(max(self.fed, end - self.ring.capacity // 2))
-            self.ring.trim(keep_from=self.screen_offset)
-        elif end - self.fed <= IDLE_FEED:
+        if not self.fit_ring() and end - self.fed <= IDLE_FEED:
             # A little output (an echo, a prompt): the clients have it already; feed it now
             # rather than in one more loop turn (a poll, maybe a waitpid) for it alone.
             self.feed_screen(end)
+
+    def fit_ring(self) -> bool:
+        """Size the ring for the attached clients' windows (they grow for fast readers) and
+        drop what it holds beyond that, feeding the emulator first; True if it dropped."""
+        self.ring.capacity = ring_capacity(self.spec.ring_bytes, self.flow.largest_high())
+        if not self.ring.over_capacity():
+            return False
+        # Feed FORCED_FEED more than needed so forced feeding happens rarely and in bulk.
+        self.feed_screen(max(self.fed, self.ring.end - self.ring.capacity + FORCED_FEED))
+        self.ring.trim(keep_from=self.screen_offset)
+        return True
 
     def _pty_closed(self) -> None:
         if self.master is not None:
@@ -473,7 +482,7 @@ class Holder:
             case stream.Ack(offset):
                 if not conn.attached:
                     raise ProtocolError("ACK before ATTACH")
-                self.flow.ack(conn.fd, offset, self.ring.end)
+                self.flow.ack(conn.fd, offset, self.ring.end, time.monotonic())
                 self.pump(conn)
             case stream.Resize(cols, rows):
                 self.request_size(cols, rows)
@@ -611,6 +620,8 @@ class Holder:
         self.flow.detach(conn.fd)
         self.waiters = [w for w in self.waiters if w.conn is not conn]
         conn.sock.close()
+        if conn.attached:
+            self.fit_ring()  # a fast reader's window (and the ring's room for it) is gone
 
     def _close_all(self) -> None:
         for conn in list(self.conns.values()):

@@ -153,3 +153,50 @@ def test_detach_keys() -> None:
     assert keys.feed(b"\x1d\x1d") == (b"\x1d", False)
     assert keys.feed(b"\x1dx") == (b"\x1dx", False)
     assert keys.feed(b"q\x1ddrest") == (b"q", True)
+
+
+def test_a_fast_readers_window_grows_and_a_slow_ones_stays() -> None:
+    """Windows follow 50 ms of each client's ACK rate, between high and max_high."""
+    flow: FlowControl[str] = FlowControl(high=256 * KB, low=64 * KB, max_high=4096 * KB)
+    flow.attach("fast", 0)
+    flow.attach("slow", 0)
+    now, end = 0.0, 0
+    for _ in range(40):  # fast: 100 MB/s (2.5 MB every 25 ms); slow: 2 MB/s
+        end += 4096 * KB
+        now += 0.025
+        for key, rate in (("fast", 100e6), ("slow", 2e6)):
+            window = flow.window(key)
+            target = min(end, window.acked + int(rate * 0.025))
+            flow.sent(key, max(window.sent, min(end, window.acked + window.high)))
+            flow.ack(key, min(target, window.sent), end, now)
+    assert flow.window("fast").high == 4096 * KB  # 100 MB/s x 50 ms = 5 MB: the cap
+    assert flow.window("slow").high == 256 * KB  # 2 MB/s x 50 ms = 100 KB: stays at high
+    assert flow.largest_high() == 4096 * KB
+    assert flow.low_of(flow.window("fast")) == 1024 * KB  # low scales with the window
+    flow.detach("fast")
+    assert flow.largest_high() == 256 * KB
+
+
+def test_a_window_shrinks_back_when_its_reader_slows_down() -> None:
+    flow: FlowControl[str] = FlowControl(high=256 * KB, low=64 * KB, max_high=4096 * KB)
+    flow.attach("a", 0)
+    flow.sent("a", 8192 * KB)
+    flow.ack("a", 0, 8192 * KB, now=0.0)
+    flow.ack("a", 4096 * KB, 8192 * KB, now=0.05)  # 80 MB/s
+    assert flow.window("a").high == 4096 * KB
+    flow.ack("a", 4096 * KB + 40 * KB, 8192 * KB, now=0.15)  # 0.4 MB/s
+    assert flow.window("a").high == 256 * KB
+
+
+def test_without_times_or_max_high_the_window_is_high() -> None:
+    fixed: FlowControl[str] = FlowControl(high=128 * KB, low=32 * KB)
+    fixed.attach("a", 0)
+    fixed.sent("a", 128 * KB)
+    fixed.ack("a", 0, 128 * KB, now=0.0)
+    fixed.ack("a", 128 * KB, 128 * KB, now=1.0)  # adaptive off: no max_high
+    assert fixed.window("a").high == 128 * KB
+    untimed: FlowControl[str] = FlowControl(high=128 * KB, low=32 * KB, max_high=1024 * KB)
+    untimed.attach("a", 0)
+    untimed.sent("a", 128 * KB)
+    untimed.ack("a", 128 * KB, 128 * KB)
+    assert untimed.window("a").high == 128 * KB
