@@ -120,7 +120,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 p.name,
                 _when(p.created_at),
                 _when(p.last_seen),
-                "yes" if p.connected else "",
+                "yes" if p.connected else "no",
             )
             for p in phones
         ],

@@ -59,7 +59,12 @@ def _is_loopback(url: str) -> bool:
 
 
 def start_local_relay(root: Path, port: int) -> str:
+    from loopsy.home import write_atomic
     from loopsy.protocol.errors import LoopsyError
+
+    if not 1 <= port <= 65535:
+        # The daemon is pointed at this URL, so the port must be known before it starts.
+        raise LoopsyError(f"--relay-port must be 1..65535, not {port}")
 
     url = f"http://127.0.0.1:{port}"
     if _healthy(url):
@@ -79,7 +84,7 @@ def start_local_relay(root: Path, port: int) -> str:
             start_new_session=True,
             close_fds=True,
         )
-    pid_file.write_text(f"{child.pid}\n")
+    write_atomic(pid_file, f"{child.pid}\n", mode=0o600)
     deadline = time.monotonic() + RELAY_START_TIMEOUT
     while time.monotonic() < deadline:
         if _healthy(url):

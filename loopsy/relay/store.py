@@ -6,6 +6,7 @@ and counters. No key material, no names, no traffic. Pair rows are deleted once 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +64,10 @@ class Phone:
 
 class RelayStore:
     def __init__(self, path: Path | str) -> None:
+        if isinstance(path, Path):
+            # Made 0600 before SQLite opens it: the -wal and -shm files SQLite creates next
+            # take the database file's mode, and they hold the same hashes.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")

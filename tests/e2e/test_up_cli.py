@@ -90,3 +90,31 @@ def test_relay_configure_while_stopped_edits_config(cli: Cli) -> None:
     assert json.loads(result.stdout) == {"url": "http://127.0.0.1:9", "daemon_running": False}
     bad = cli("relay", "configure", "ftp://x", check=False)
     assert bad.returncode == 1 and "relay.url" in bad.stderr
+
+
+def test_after_up_and_a_session_doctor_is_green_and_home_private(cli: Cli) -> None:
+    """What a new user sees right after the README's first command: every file the
+    daemon, the local relay and the session fork server made is private, so doctor has
+    nothing to fail on (an MCP warning is not a failure)."""
+    import stat
+
+    port = free_port()
+    try:
+        cli("up", "--relay-port", str(port), "--port", "0", "--no-pair")
+        cli("session", "new", "--name", "check", "--", "sh", "-c", "echo hi; sleep 60")
+        loose = [
+            f"{path} ({stat.S_IMODE(path.stat().st_mode):o})"
+            for path in cli.home.root.rglob("*")
+            if not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) & 0o077
+        ]
+        assert loose == []
+        doctor = cli("doctor", "--json", check=False)
+        assert doctor.returncode == 0, doctor.stdout
+    finally:
+        cli("down", check=False)
+
+
+def test_relay_port_zero_is_refused_clearly(cli: Cli) -> None:
+    result = cli("up", "--relay-port", "0", "--port", "0", "--no-pair", check=False)
+    assert result.returncode == 1
+    assert "--relay-port must be 1..65535" in result.stderr

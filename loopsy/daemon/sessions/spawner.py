@@ -95,7 +95,9 @@ class Spawner:
 
 def _launch(channel: socket.socket, log_path: Path) -> subprocess.Popen[bytes]:
     """Start the zygote with ``channel`` as its stdin (fast: no waiting on it)."""
-    with open(log_path, "ab") as log:
+    # 0600 like every other file under LOOPSY_HOME (doctor checks); open() would use the umask.
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "loopsy.daemon.sessions.zygote"],
             stdin=channel.fileno(),
