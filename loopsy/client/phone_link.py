@@ -44,12 +44,14 @@ MAX_OPEN_STREAMS = tunnel.MAX_STREAMS // 2
 @dataclass(eq=False)
 class Stream:
     ident: int
-    inbox: deque[Frame] = field(default_factory=deque)
+    # (kind, payload): payloads are views into the decrypted channel message, copied once
+    # by whoever takes them (a WebSocket message when it is whole, a body chunk).
+    inbox: deque[tuple[Kind, memoryview]] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     window: asyncio.Event = field(default_factory=asyncio.Event)
     broken: BaseException | None = None
 
-    async def next(self) -> Frame:
+    async def next(self) -> tuple[Kind, memoryview]:
         while not self.inbox:
             if self.broken is not None:
                 raise self.broken
@@ -73,6 +75,10 @@ class PhoneTunnel:
         self._lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
         self._stream_closed = asyncio.Event()
+        # Control frames waiting for the next message out (WINDOW grants, PONG): they go
+        # with whatever is sent next, or on their own at the next turn of the loop.
+        self._pending: list[Frame] = []
+        self._pending_task: asyncio.Task[None] | None = None
         self.connects = 0
 
     @property
@@ -158,6 +164,7 @@ class PhoneTunnel:
         self._ws = ws
         self._channel = handshake.channel()
         self._flow = FlowControl()
+        self._pending = []
         self._next_id = 1
         self.connects += 1
         self._reader = asyncio.get_running_loop().create_task(self._read(ws, self._channel))
@@ -172,8 +179,8 @@ class PhoneTunnel:
                         reason = ConnectionClosedError(Close(1001, "the daemon went offline"), None)
                         break
                     continue
-                for frame in tunnel.decode_frames(channel.open(message)):
-                    await self._dispatch(frame)
+                for kind, ident, payload in tunnel.split_frames(channel.open(message)):
+                    self._dispatch(kind, ident, payload)
         except ConnectionClosed as exc:
             reason = ConnectionClosedError(exc.rcvd or Close(1006, "lost"), None)
         except ChannelError as exc:
@@ -191,29 +198,25 @@ class PhoneTunnel:
             with contextlib.suppress(Exception):
                 await ws.close()
 
-    async def _dispatch(self, frame: Frame) -> None:
-        if frame.kind == Kind.WINDOW:
-            self._flow.granted(frame.stream, tunnel.decode_window(frame.payload))
-            targets = (
-                list(self._streams.values())
-                if frame.stream == 0
-                else [self._streams.get(frame.stream)]
-            )
+    def _dispatch(self, kind: Kind, ident: int, payload: memoryview) -> None:
+        if kind == Kind.WINDOW:
+            self._flow.granted(ident, tunnel.decode_window(payload))
+            targets = list(self._streams.values()) if ident == 0 else [self._streams.get(ident)]
             for stream in targets:
                 if stream is not None:
                     stream.window.set()
             return
-        if frame.kind == Kind.PING:
-            await self.send([Frame(Kind.PONG, 0, frame.payload[:64])])
+        if kind == Kind.PING:
+            self._owe([Frame(Kind.PONG, 0, bytes(payload[:64]))])
             return
-        stream = self._streams.get(frame.stream)
-        if frame.kind in tunnel.COUNTED and (
-            not self._flow.received(frame.stream, len(frame.payload)) or stream is None
+        stream = self._streams.get(ident)
+        if kind in tunnel.COUNTED and (
+            not self._flow.received(ident, len(payload)) or stream is None
         ):
-            await self.consumed(frame.stream, len(frame.payload))
+            self.consumed(ident, len(payload))
             return
         if stream is not None:
-            stream.inbox.append(frame)
+            stream.inbox.append((kind, payload))
             stream.ready.set()
 
     # -- used by streams ----------------------------------------------------------------
@@ -244,9 +247,25 @@ class PhoneTunnel:
         if channel is None or ws is None:
             raise ConnectionClosedError(Close(1006, "not connected"), None)
         async with self._send_lock:
-            plaintext = tunnel.encode_frames(frames)
+            # Whatever grants are owed go along: one message instead of two or three.
+            owed, self._pending = self._pending, []
+            plaintext = tunnel.encode_frames(owed + self._flow.owed() + frames)
+            if not plaintext:
+                return
+            view = memoryview(plaintext)
             for start in range(0, len(plaintext), MAX_PLAINTEXT):
-                await ws.send(channel.seal(plaintext[start : start + MAX_PLAINTEXT]))
+                await ws.send(channel.seal_after(0, view[start : start + MAX_PLAINTEXT]))
+
+    def _owe(self, frames: list[Frame]) -> None:
+        """Send ``frames`` with the next message, or by themselves at the loop's next turn."""
+        self._pending.extend(frames)
+        if self._pending_task is None or self._pending_task.done():
+            self._pending_task = asyncio.get_running_loop().create_task(self._send_owed())
+
+    async def _send_owed(self) -> None:
+        if self._pending and self._channel is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await self.send([])
 
     async def send_counted(self, stream: Stream, kind: Kind, payload: bytes) -> None:
         while self._flow.sendable(stream.ident) < len(payload):
@@ -257,11 +276,13 @@ class PhoneTunnel:
         self._flow.sent(stream.ident, len(payload))
         await self.send([Frame(kind, stream.ident, payload)])
 
-    async def consumed(self, ident: int, size: int) -> None:
+    def consumed(self, ident: int, size: int) -> None:
+        """The application took ``size`` bytes of stream ``ident``: once half a window is
+        owed, grant it (with the next message out, which is usually the ACK the session
+        stream sends for the same bytes)."""
         grants = self._flow.consumed(ident, size)
         if grants and self._channel is not None:
-            with contextlib.suppress(ConnectionClosed):
-                await self.send(grants)
+            self._owe(grants)
 
     async def aclose(self) -> None:
         ws = self._ws

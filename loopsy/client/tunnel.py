@@ -43,18 +43,18 @@ class TunnelTransport(httpx.AsyncBaseTransport):
             for start in range(0, len(body), CHUNK):
                 await self.tunnel.send_counted(stream, Kind.DATA, body[start : start + CHUNK])
             await self.tunnel.send([Frame(Kind.END, stream.ident)])
-            frame = await stream.next()
+            kind, payload = await stream.next()
         except ConnectionClosed as exc:
             raise httpx.ConnectError(f"tunnel lost: {exc}") from None
-        if frame.kind == Kind.RESET:
+        if kind == Kind.RESET:
             self.tunnel.close_stream(stream)
-            code, reason = tunnel.decode_close(frame.payload)
+            code, reason = tunnel.decode_close(payload)
             if not 400 <= code <= 599:
                 raise httpx.RemoteProtocolError(f"the daemon reset the request ({code} {reason})")
             # Refused before any answer (e.g. 429, too many streams): an ordinary error reply.
             refusal = {"error": {"code": "", "message": reason or f"HTTP {code}"}}
             return httpx.Response(code, json=refusal, request=request)
-        response = tunnel.ResponseHead.decode(frame.payload)
+        response = tunnel.ResponseHead.decode(bytes(payload))
         return httpx.Response(
             response.status,
             headers=response.headers,
@@ -71,13 +71,13 @@ class _Body(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             while True:
-                frame = await self.stream.next()
-                if frame.kind == Kind.DATA:
-                    await self.tunnel.consumed(self.stream.ident, len(frame.payload))
-                    yield frame.payload
-                elif frame.kind == Kind.END:
+                kind, payload = await self.stream.next()
+                if kind == Kind.DATA:
+                    self.tunnel.consumed(self.stream.ident, len(payload))
+                    yield bytes(payload)
+                elif kind == Kind.END:
                     return
-                elif frame.kind == Kind.RESET:
+                elif kind == Kind.RESET:
                     raise httpx.RemoteProtocolError("the daemon reset the response")
         except ConnectionClosed as exc:
             raise httpx.ReadError(f"tunnel lost: {exc}") from None
@@ -106,17 +106,17 @@ class TunnelWebSocket:
             raise self._closed
         while True:
             try:
-                frame = await self.stream.next()
+                kind, payload = await self.stream.next()
             except ConnectionClosed as exc:
                 self._closed = exc
                 raise
-            if frame.kind != Kind.WS_MESSAGE:
+            if kind != Kind.WS_MESSAGE:
                 break
-            await self.tunnel.consumed(self.stream.ident, len(frame.payload))
-            message = self._assembler.feed(frame.payload)
+            self.tunnel.consumed(self.stream.ident, len(payload))
+            message = self._assembler.feed(payload)
             if message is not None:
                 return message
-        code, reason = tunnel.decode_close(frame.payload)
+        code, reason = tunnel.decode_close(payload)
         self.tunnel.close_stream(self.stream)
         cls = ConnectionClosedOK if code in (1000, 1001) else ConnectionClosedError
         self._closed = cls(Close(code, reason), None)
@@ -167,12 +167,12 @@ class TunnelConnection:
     async def open_websocket(self, path: str, subprotocols: Sequence[str] = ()) -> WebSocketStream:
         head = tunnel.OpenHead(API_PREFIX + path, [], list(subprotocols)).frame(0)
         stream = await self.tunnel.open_stream(head)
-        frame = await stream.next()
-        if frame.kind == Kind.WS_ACCEPT:
-            return TunnelWebSocket(self.tunnel, stream, tunnel.decode_accept(frame.payload))
+        kind, payload = await stream.next()
+        if kind == Kind.WS_ACCEPT:
+            return TunnelWebSocket(self.tunnel, stream, tunnel.decode_accept(bytes(payload)))
         self.tunnel.close_stream(stream)
-        code, reason = tunnel.decode_close(frame.payload)
-        if frame.kind == Kind.RESET and 400 <= code <= 599:
+        code, reason = tunnel.decode_close(payload)
+        if kind == Kind.RESET and 400 <= code <= 599:
             status = code
         else:
             status = code - 4000 if 4000 <= code < 5000 else 500

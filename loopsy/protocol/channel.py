@@ -22,6 +22,7 @@ from loopsy.protocol.noise import (
     PAIRING_PROTOCOL,
     SESSION_PROTOCOL,
     TAGLEN,
+    Bytes,
     CipherState,
     HandshakeResult,
     HandshakeState,
@@ -55,24 +56,34 @@ class SecureChannel:
     def received(self) -> int:
         return self._receive.n
 
-    def seal(self, plaintext: bytes) -> bytes:
-        if len(plaintext) > MAX_PLAINTEXT:
-            raise ChannelError(f"plaintext over {MAX_PLAINTEXT} bytes; split it")
-        counter = self._send.n
-        return counter.to_bytes(COUNTER_LEN, "big") + self._send.encrypt_with_ad(b"", plaintext)
+    def seal(self, plaintext: Bytes) -> bytes:
+        return bytes(self.seal_after(0, plaintext))
 
-    def open(self, frame: bytes) -> bytes:
+    def seal_after(self, headroom: int, plaintext: Bytes) -> bytearray:
+        """The transport frame of ``plaintext`` after ``headroom`` bytes left for the caller
+        (the daemon link's routing header): sealed in place, so the frame that goes out is
+        the only buffer made for it (a relay hop's send path copied it three times)."""
+        size = len(plaintext)
+        if size > MAX_PLAINTEXT:
+            raise ChannelError(f"plaintext over {MAX_PLAINTEXT} bytes; split it")
+        out = bytearray(headroom + COUNTER_LEN + size + TAGLEN)
+        out[headroom : headroom + COUNTER_LEN] = self._send.n.to_bytes(COUNTER_LEN, "big")
+        self._send.encrypt_into(b"", plaintext, memoryview(out)[headroom + COUNTER_LEN :])
+        return out
+
+    def open(self, frame: Bytes) -> bytes:
         if len(frame) < COUNTER_LEN + TAGLEN:
             raise ChannelError("transport frame too short")
         if len(frame) > MAX_FRAME:
             raise ChannelError("transport frame too long")
-        counter = int.from_bytes(frame[:COUNTER_LEN], "big")
+        view = memoryview(frame)
+        counter = int.from_bytes(view[:COUNTER_LEN], "big")
         expected = self._receive.n
         if counter < expected:
             raise ChannelError(f"replayed frame (counter {counter}, expected {expected})")
         if counter > expected:
             raise ChannelError(f"frame out of order (counter {counter}, expected {expected})")
-        return self._receive.decrypt_with_ad(b"", frame[COUNTER_LEN:])
+        return self._receive.decrypt_with_ad(b"", view[COUNTER_LEN:])
 
 
 class Handshake:

@@ -34,6 +34,9 @@ TAGLEN = 16
 MAX_NONCE = (1 << 64) - 1  # 2^64-1 is reserved by the spec
 MAX_MESSAGE = 65535  # a Noise message is at most 65535 bytes
 
+_HAS_ENCRYPT_INTO = hasattr(ChaCha20Poly1305, "encrypt_into")
+Bytes = bytes | bytearray | memoryview  # what the AEAD reads (any contiguous buffer)
+
 PAIRING_PROTOCOL = b"Noise_IKpsk1_25519_ChaChaPoly_SHA256"
 SESSION_PROTOCOL = b"Noise_KK_25519_ChaChaPoly_SHA256"
 
@@ -114,9 +117,22 @@ class CipherState:
         self.n += 1
         return out
 
-    def decrypt_with_ad(self, ad: bytes, ciphertext: bytes) -> bytes:
+    def encrypt_into(self, ad: bytes, plaintext: Bytes, out: memoryview) -> None:
+        """:meth:`encrypt_with_ad` written into ``out`` (exactly ``len(plaintext) + TAGLEN``
+        bytes): the transport path seals into the buffer it sends, with no copies."""
         if self._aead is None:
-            return ciphertext
+            raise ChannelError("no key to encrypt with")
+        if self.n >= MAX_NONCE:
+            raise ChannelError("nonce exhausted: reconnect for fresh keys")
+        if _HAS_ENCRYPT_INTO:
+            self._aead.encrypt_into(nonce_bytes(self.n), plaintext, ad, out)
+        else:  # cryptography before encrypt_into: the same bytes, one copy more
+            out[:] = self._aead.encrypt(nonce_bytes(self.n), bytes(plaintext), ad)
+        self.n += 1
+
+    def decrypt_with_ad(self, ad: bytes, ciphertext: Bytes) -> bytes:
+        if self._aead is None:
+            return bytes(ciphertext)
         if self.n >= MAX_NONCE:
             raise ChannelError("nonce exhausted: reconnect for fresh keys")
         try:

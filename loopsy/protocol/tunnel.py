@@ -70,26 +70,36 @@ def encode_frames(frames: list[Frame]) -> bytes:
     return b"".join(f.encode() for f in frames)
 
 
-def decode_frames(plaintext: bytes) -> list[Frame]:
+Bytes = bytes | bytearray | memoryview
+_KINDS = {int(k): k for k in Kind}
+
+
+def split_frames(plaintext: Bytes) -> list[tuple[Kind, int, memoryview]]:
+    """The tunnel frames of one channel message as (kind, stream, payload view): no copy of
+    any payload, so a receiver copies a message once, when it hands it on."""
     frames = []
+    view = memoryview(plaintext)
     offset = 0
-    total = len(plaintext)
+    total = len(view)
     if total == 0:
         raise ChannelError("empty tunnel message")
     while offset < total:
         if total - offset < HEADER.size:
             raise ChannelError("truncated tunnel frame header")
-        kind, stream, length = HEADER.unpack_from(plaintext, offset)
+        kind, stream, length = HEADER.unpack_from(view, offset)
         offset += HEADER.size
         if length > total - offset:
             raise ChannelError("tunnel frame longer than its message")
-        try:
-            frame_kind = Kind(kind)
-        except ValueError:
-            raise ChannelError(f"unknown tunnel frame kind 0x{kind:02x}") from None
-        frames.append(Frame(frame_kind, stream, plaintext[offset : offset + length]))
+        frame_kind = _KINDS.get(kind)
+        if frame_kind is None:
+            raise ChannelError(f"unknown tunnel frame kind 0x{kind:02x}")
+        frames.append((frame_kind, stream, view[offset : offset + length]))
         offset += length
     return frames
+
+
+def decode_frames(plaintext: Bytes) -> list[Frame]:
+    return [Frame(kind, stream, bytes(data)) for kind, stream, data in split_frames(plaintext)]
 
 
 # -- heads ------------------------------------------------------------------------------
@@ -224,12 +234,31 @@ def message_frames(stream: int, message: bytes | str, piece: int = PIECE) -> lis
     fragment but the last has the MORE bit, all carry the text bit of the message."""
     text = isinstance(message, str)
     data = message.encode("utf-8") if isinstance(message, str) else message
-    flag = TEXT if text else 0
-    chunks = [data[i : i + piece] for i in range(0, len(data), piece)] or [b""]
-    last = len(chunks) - 1
     return [
-        Frame(Kind.WS_MESSAGE, stream, bytes([flag | (MORE if i < last else 0)]) + chunk)
-        for i, chunk in enumerate(chunks)
+        Frame(Kind.WS_MESSAGE, stream, head[HEADER.size :] + chunk)
+        for head, chunk in message_pieces(stream, data, text=text, piece=piece)
+    ]
+
+
+def message_pieces(
+    stream: int, data: Bytes, *, text: bool = False, piece: int = PIECE
+) -> list[tuple[bytes, memoryview]]:
+    """:func:`message_frames` encoded but not joined: for each fragment, its tunnel frame
+    header with the flag byte, and a view of its data (``data`` is UTF-8 for a text
+    message). Joining them all gives ``encode_frames(message_frames(...))``, so a sender
+    copies the message once, into the channel message that carries it."""
+    flag = TEXT if text else 0
+    view = memoryview(data)
+    size = len(view)
+    starts = range(0, size, piece) if size else range(1)
+    last = starts[-1]
+    return [
+        (
+            HEADER.pack(Kind.WS_MESSAGE, stream, 1 + min(piece, size - start))
+            + bytes((flag | (MORE if start != last else 0),)),
+            view[start : start + piece],
+        )
+        for start in starts
     ]
 
 
@@ -247,11 +276,13 @@ class MessageAssembler:
 
     def __init__(self, limit: int = MAX_MESSAGE) -> None:
         self.limit = limit
-        self._parts: list[bytes] = []
+        self._parts: list[Bytes] = []
         self._size = 0
         self._text: bool | None = None
 
-    def feed(self, payload: bytes) -> bytes | str | None:
+    def feed(self, payload: Bytes) -> bytes | str | None:
+        """One WS_MESSAGE payload; the whole message once its last fragment is in. A view
+        (from :func:`split_frames`) is kept as is until then: the message is copied once."""
         if not payload or payload[0] & ~(TEXT | MORE) & 0xFF:
             raise ChannelError("websocket message: flag byte must be 0x00/0x01, +0x80 for MORE")
         text = bool(payload[0] & TEXT)
@@ -261,7 +292,7 @@ class MessageAssembler:
         self._size += len(payload) - 1
         if self._size > self.limit:
             raise ChannelError(f"websocket message over {self.limit} bytes")
-        self._parts.append(payload[1:])
+        self._parts.append(memoryview(payload)[1:])
         if payload[0] & MORE:
             return None
         data = b"".join(self._parts)
@@ -278,17 +309,17 @@ def close_frame(kind: Kind, stream: int, code: int, reason: str = "") -> Frame:
     return Frame(kind, stream, struct.pack(">H", code) + reason.encode("utf-8")[:123])
 
 
-def decode_close(payload: bytes) -> tuple[int, str]:
+def decode_close(payload: Bytes) -> tuple[int, str]:
     if len(payload) < 2:
         raise ChannelError("close frame without a code")
-    return struct.unpack(">H", payload[:2])[0], payload[2:].decode("utf-8", "replace")
+    return struct.unpack(">H", payload[:2])[0], bytes(payload[2:]).decode("utf-8", "replace")
 
 
 def window_frame(stream: int, increment: int) -> Frame:
     return Frame(Kind.WINDOW, stream, struct.pack(">I", increment))
 
 
-def decode_window(payload: bytes) -> int:
+def decode_window(payload: Bytes) -> int:
     if len(payload) != 4:
         raise ChannelError("window frame must carry 4 bytes")
     increment: int = struct.unpack(">I", payload)[0]
@@ -380,6 +411,22 @@ class FlowControl:
                 frames.append(window_frame(stream, grant))
         self._connection_consumed += size
         if self._connection_consumed >= self._connection_window // 2:
+            grant, self._connection_consumed = self._connection_consumed, 0
+            self.receive_connection += grant
+            frames.append(window_frame(0, grant))
+        return frames
+
+    def owed(self) -> list[Frame]:
+        """WINDOW frames for everything consumed and not granted yet, however little: a
+        sender adds them to a message it sends anyway, so grants ride along with the data
+        it has to send (a phone's ACKs) instead of travelling as messages of their own."""
+        frames = []
+        for stream, consumed in self._consumed.items():
+            if consumed:
+                self._consumed[stream] = 0
+                self._receive[stream] += consumed
+                frames.append(window_frame(stream, consumed))
+        if self._connection_consumed:
             grant, self._connection_consumed = self._connection_consumed, 0
             self.receive_connection += grant
             frames.append(window_frame(0, grant))

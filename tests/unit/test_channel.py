@@ -210,3 +210,29 @@ def test_channel_before_handshake_end_is_refused() -> None:
     phone.write(b"")
     with pytest.raises(ChannelError, match="not finished"):
         phone.channel()
+
+
+@pytest.mark.parametrize("encrypt_into", [True, False])
+def test_sealing_after_headroom_is_the_same_frame(
+    monkeypatch: pytest.MonkeyPatch, encrypt_into: bool
+) -> None:
+    """The send path seals into its outgoing buffer (cryptography's encrypt_into, or a copy
+    where that is missing): after the headroom lies exactly the frame seal() gives."""
+    from loopsy.protocol import noise
+
+    monkeypatch.setattr(noise, "_HAS_ENCRYPT_INTO", encrypt_into)
+    key = os.urandom(32)
+
+    def channel() -> SecureChannel:
+        return SecureChannel(
+            noise.HandshakeResult(noise.CipherState(key), noise.CipherState(key), b"", b"")
+        )
+
+    framed_side, plain_side, reader = channel(), channel(), channel()
+    for plaintext in (b"", b"x", os.urandom(70_000)):
+        framed = framed_side.seal_after(5, memoryview(plaintext))
+        assert framed[:5] == bytes(5)
+        assert framed[5:] == plain_side.seal(plaintext)
+        assert reader.open(memoryview(framed)[5:]) == plaintext
+    with pytest.raises(ChannelError, match="split it"):
+        framed_side.seal_after(5, bytes(MAX_PLAINTEXT + 1))

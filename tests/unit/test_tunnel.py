@@ -206,3 +206,83 @@ def test_fragment_rules() -> None:
     text = tunnel.message_frames(1, "é" * 3, piece=1)  # split inside a UTF-8 sequence
     assembler = tunnel.MessageAssembler()
     assert [assembler.feed(f.payload) for f in text][-1] == "ééé"
+
+
+def reference_fragments(stream: int, message: bytes | str, piece: int) -> bytes:
+    """Fragments as PROTOCOL.md words them, written out plainly (the vectors' reading)."""
+    flag = tunnel.TEXT if isinstance(message, str) else 0
+    data = message.encode() if isinstance(message, str) else message
+    chunks = [data[i : i + piece] for i in range(0, len(data), piece)] or [b""]
+    out = b""
+    for i, chunk in enumerate(chunks):
+        more = tunnel.MORE if i < len(chunks) - 1 else 0
+        out += Frame(Kind.WS_MESSAGE, stream, bytes([flag | more]) + chunk).encode()
+    return out
+
+
+@pytest.mark.parametrize("size", [0, 1, 99, 100, 101, 250, 301])
+@pytest.mark.parametrize("text", [False, True])
+def test_message_pieces_are_the_fragments_unjoined(size: int, text: bool) -> None:
+    message: bytes | str = "é" * (size // 2) if text else bytes(range(256)) * 2
+    if not text:
+        message = message[:size]
+    expected = reference_fragments(7, message, 100)
+    data = message.encode() if isinstance(message, str) else message
+    pieces = tunnel.message_pieces(7, data, text=text, piece=100)
+    assert b"".join(b"".join((head, bytes(view))) for head, view in pieces) == expected
+    assert tunnel.encode_frames(tunnel.message_frames(7, message, piece=100)) == expected
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(list(Kind)),
+            st.integers(min_value=0, max_value=tunnel.MAX_STREAM_ID),
+            st.binary(max_size=300),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_split_frames_views_what_decode_frames_copies(items: list[tuple[Kind, int, bytes]]) -> None:
+    encoded = tunnel.encode_frames([Frame(k, s, p) for k, s, p in items])
+    views = tunnel.split_frames(encoded)
+    assert [(k, s, bytes(v)) for k, s, v in views] == items
+    assert all(v.obj is encoded for _, _, v in views)  # views of the message, not copies
+
+
+def test_assembler_joins_views_of_several_messages() -> None:
+    message = bytes(range(256)) * 1000
+    first = tunnel.encode_frames(tunnel.message_frames(3, message, piece=100_000)[:2])
+    second = tunnel.encode_frames(tunnel.message_frames(3, message, piece=100_000)[2:])
+    assembler = tunnel.MessageAssembler()
+    results = [
+        assembler.feed(payload)
+        for plaintext in (first, second)
+        for _, _, payload in tunnel.split_frames(plaintext)
+    ]
+    assert results[:-1] == [None, None] and results[-1] == message
+    assert assembler.feed(memoryview(b"\x01h\xc3\xa9")) == "hé"
+
+
+def test_owed_grants_everything_consumed_at_once() -> None:
+    receiver = FlowControl()
+    receiver.open(1)
+    receiver.open(3)
+    assert receiver.received(1, 1000) and receiver.received(3, 10)
+    assert receiver.consumed(1, 1000) == [] and receiver.consumed(3, 10) == []
+    owed = receiver.owed()
+    assert owed == [
+        tunnel.window_frame(1, 1000),
+        tunnel.window_frame(3, 10),
+        tunnel.window_frame(0, 1010),
+    ]
+    assert receiver.owed() == []
+    # The windows are whole again: the peer may send a full window once more.
+    assert receiver.received(1, tunnel.STREAM_WINDOW)
+    sender = FlowControl()
+    sender.open(1)
+    sender.sent(1, 1000)
+    for frame in owed[:1] + owed[2:]:
+        sender.granted(frame.stream, tunnel.decode_window(frame.payload))
+    assert sender.sendable(1) == tunnel.STREAM_WINDOW

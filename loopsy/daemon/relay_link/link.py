@@ -348,6 +348,7 @@ class RelayLink:
             registry=self.registry,
             app=self._app,
             send=self._sender(frame.conn),
+            send_framed=self._framed_sender(frame.conn),
             randbytes=self.randbytes,
             hooks=PairingHooks(
                 ticket=self._ticket,
@@ -360,6 +361,19 @@ class RelayLink:
     def _sender(self, conn: int) -> Callable[[bytes], Awaitable[None]]:
         async def send(data: bytes) -> None:
             await self._send(wire.LinkFrame(wire.LinkType.DATA, conn, data))
+
+        return send
+
+    def _framed_sender(self, conn: int) -> Callable[[bytearray], Awaitable[None]]:
+        """Sends a DATA frame whose first ``LINK_HEADER.size`` bytes are left for the
+        routing header (written here, in place): the body is never copied into a frame."""
+
+        async def send(frame: bytearray) -> None:
+            ws = self._ws
+            if ws is None:
+                raise ConnectionResetError("the relay link is down")  # the phone reconnects
+            wire.LINK_HEADER.pack_into(frame, 0, wire.LinkType.DATA, conn)
+            await ws.send(frame)
 
         return send
 

@@ -26,7 +26,7 @@ from loopsy.protocol.pairing import (
     pairing_prologue,
     session_prologue,
 )
-from loopsy.protocol.relay import Close, Refused
+from loopsy.protocol.relay import LINK_HEADER, Close, Refused
 
 log = logging.getLogger("loopsy.relay_link")
 
@@ -52,6 +52,7 @@ class PhoneConnection:
         registry: PhoneRegistry,
         app: ASGIApp,
         send: Callable[[bytes], Awaitable[None]],
+        send_framed: Callable[[bytearray], Awaitable[None]],
         randbytes: Callable[[int], bytes],
         hooks: PairingHooks,
     ) -> None:
@@ -62,6 +63,7 @@ class PhoneConnection:
         self.registry = registry
         self.app = app
         self._send = send
+        self._send_framed = send_framed
         self.randbytes = randbytes
         self.hooks = hooks
         self.channel: SecureChannel | None = None
@@ -155,7 +157,8 @@ class PhoneConnection:
 
     async def _send_sealed(self, plaintext: bytes) -> None:
         assert self.channel is not None
-        await self._send(self.channel.seal(plaintext))
+        # Sealed after room for the link's routing header: one buffer, filled in place.
+        await self._send_framed(self.channel.seal_after(LINK_HEADER.size, plaintext))
 
     async def close(self) -> None:
         if self.tunnel is not None:

@@ -63,53 +63,52 @@ class TunnelServer:
         self.flow = FlowControl()
         self._streams: dict[int, _Stream] = {}
         self._last_stream = 0
-        self._outgoing: deque[Frame] = deque()
-        self._outgoing_ready = asyncio.Event()
+        # Frames to send, encoded: (size, parts); joined into channel messages by _flush.
+        self._outgoing: deque[tuple[int, tuple[tunnel.Bytes, ...]]] = deque()
         self._flusher: asyncio.Task[None] | None = None
+        self._flushing = False  # a _flush loop runs (in the flusher task or inline)
         self._closed = False
 
     # -- incoming -----------------------------------------------------------------------
 
     def receive(self, plaintext: bytes) -> None:
         """Every tunnel frame of one channel message; raises ChannelError on a violation."""
-        for frame in tunnel.decode_frames(plaintext):
-            self._dispatch(frame)
+        for kind, ident, payload in tunnel.split_frames(plaintext):
+            self._dispatch(kind, ident, payload)
 
-    def _dispatch(self, frame: Frame) -> None:
-        kind, ident = frame.kind, frame.stream
+    def _dispatch(self, kind: Kind, ident: int, payload: memoryview) -> None:
         if kind == Kind.WINDOW:
-            self.flow.granted(ident, tunnel.decode_window(frame.payload))
+            self.flow.granted(ident, tunnel.decode_window(payload))
             targets = self._streams.values() if ident == 0 else [self._streams.get(ident)]
             for stream in targets:
                 if stream is not None:
                     stream.window.set()
             return
         if kind == Kind.PING:
-            self._queue(Frame(Kind.PONG, 0, frame.payload[:64]))
+            self._queue(Frame(Kind.PONG, 0, bytes(payload[:64])))
             return
         if kind == Kind.PONG:
             return
         if kind in (Kind.HTTP_REQUEST, Kind.WS_OPEN):
-            self._open(frame)
+            self._open(Frame(kind, ident, bytes(payload)))
             return
         stream = self._streams.get(ident)
-        counted = kind in tunnel.COUNTED
-        if counted and (not self.flow.received(ident, len(frame.payload)) or stream is None):
-            self._give_back(ident, len(frame.payload))
+        size = len(payload)
+        if kind in tunnel.COUNTED and (not self.flow.received(ident, size) or stream is None):
+            self._give_back(ident, size)
             return
         if stream is None:
             return  # late frame for a finished stream
         # Window credit goes back when the app takes the message (receive() below), so a
         # route that does not read its body holds the phone back instead of buffering.
-        size = len(frame.payload)
         if kind == Kind.DATA and not stream.websocket:
             stream.inbox.append(
-                ({"type": "http.request", "body": frame.payload, "more_body": True}, size)
+                ({"type": "http.request", "body": bytes(payload), "more_body": True}, size)
             )
         elif kind == Kind.END and not stream.websocket:
             stream.inbox.append(({"type": "http.request", "body": b"", "more_body": False}, 0))
         elif kind == Kind.WS_MESSAGE and stream.websocket:
-            message = stream.assembler.feed(frame.payload)
+            message = stream.assembler.feed(payload)
             if message is None:
                 # A partial message cannot be consumed yet; its bytes are bounded by the
                 # assembler's limit instead, so a message larger than a window still flows.
@@ -118,7 +117,7 @@ class TunnelServer:
             key = "text" if isinstance(message, str) else "bytes"
             stream.inbox.append(({"type": "websocket.receive", key: message}, size))
         elif kind in (Kind.WS_CLOSE, Kind.RESET):
-            code, _ = tunnel.decode_close(frame.payload)
+            code, _ = tunnel.decode_close(payload)
             event = "websocket.disconnect" if stream.websocket else "http.disconnect"
             stream.inbox.append(({"type": event, "code": code}, 0))
             stream.finished = stream.finished or kind == Kind.RESET
@@ -192,6 +191,11 @@ class TunnelServer:
 
         async def send(message: MutableMapping[str, Any]) -> None:
             await self._send_event(stream, message)
+            # Sent from the app's own task when nothing else is sending: no task and no
+            # loop turn per message (what a keystroke's echo waits for), and the app's
+            # send waits for the link's writes, as it would on a socket.
+            if self._outgoing and not self._flushing:
+                await self._flush()
 
         try:
             await self.app(scope, receive, send)
@@ -219,46 +223,50 @@ class TunnelServer:
             headers = [
                 (n.decode("latin-1"), v.decode("latin-1")) for n, v in message.get("headers", [])
             ]
-            self._queue(tunnel.ResponseHead(int(message["status"]), headers).frame(ident))
+            self._queue_frame(tunnel.ResponseHead(int(message["status"]), headers).frame(ident))
         elif kind == "http.response.body":
             await self._send_counted(stream, Kind.DATA, bytes(message.get("body", b"")))
             if not message.get("more_body", False):
-                self._queue(Frame(Kind.END, ident))
+                self._queue_frame(Frame(Kind.END, ident))
                 stream.finished = True
         elif kind == "websocket.accept":
             stream.accepted = True
-            self._queue(tunnel.accept_frame(ident, message.get("subprotocol")))
+            self._queue_frame(tunnel.accept_frame(ident, message.get("subprotocol")))
         elif kind == "websocket.send":
             text = message.get("text")
             payload = text.encode() if text is not None else bytes(message.get("bytes") or b"")
             await self._send_counted(stream, Kind.WS_MESSAGE, payload, text=text is not None)
         elif kind == "websocket.close":
             code = int(message.get("code", 1000))
-            self._queue(tunnel.close_frame(Kind.WS_CLOSE, ident, code, message.get("reason") or ""))
+            self._queue_frame(
+                tunnel.close_frame(Kind.WS_CLOSE, ident, code, message.get("reason") or "")
+            )
             stream.finished = True
         elif kind == "websocket.http.response.start":
             # A refusal before accept: tell the phone as a close code, like the daemon's API.
             status = int(message["status"])
-            self._queue(tunnel.close_frame(Kind.WS_CLOSE, ident, 4000 + status, "refused"))
+            self._queue_frame(tunnel.close_frame(Kind.WS_CLOSE, ident, 4000 + status, "refused"))
             stream.finished = True
 
     async def _send_counted(
         self, stream: _Stream, kind: Kind, payload: bytes, *, text: bool = False
     ) -> None:
         if kind == Kind.WS_MESSAGE:
-            message: bytes | str = payload.decode("utf-8") if text else payload
-            for fragment in tunnel.message_frames(stream.ident, message):
-                await self._wait_window(stream, len(fragment.payload), whole=True)
-                self.flow.sent(stream.ident, len(fragment.payload))
-                self._queue(fragment)
+            # Fragments go out as (header, view of the message): the message's bytes are
+            # copied once, into the channel message that carries them.
+            for head, data in tunnel.message_pieces(stream.ident, payload, text=text):
+                counted = len(data) + 1  # the flag byte counts
+                await self._wait_window(stream, counted, whole=True)
+                self.flow.sent(stream.ident, counted)
+                self._queue_parts(len(head) + len(data), (head, data))
             return
         view = memoryview(payload)
         while view:
             allowed = await self._wait_window(stream, min(len(view), CHUNK), whole=False)
-            piece = bytes(view[:allowed])
-            view = view[allowed:]
-            self.flow.sent(stream.ident, len(piece))
-            self._queue(Frame(kind, stream.ident, piece))
+            piece, view = view[:allowed], view[allowed:]
+            self.flow.sent(stream.ident, allowed)
+            header = tunnel.HEADER.pack(kind, stream.ident, allowed)
+            self._queue_parts(len(header) + allowed, (header, piece))
 
     async def _wait_window(self, stream: _Stream, size: int, *, whole: bool) -> int:
         while True:
@@ -267,39 +275,61 @@ class TunnelServer:
             available = self.flow.sendable(stream.ident)
             if available >= size or (available > 0 and not whole):
                 return min(size, available)
+            self._flush_soon()  # what is queued goes out while this stream waits
             stream.window.clear()
             await stream.window.wait()
 
     # -- outgoing -----------------------------------------------------------------------
 
     def _queue(self, frame: Frame) -> None:
-        self._outgoing.append(frame)
-        self._outgoing_ready.set()
-        if self._flusher is None or self._flusher.done():
+        """Queue a frame made outside an app's send (a grant, a PONG, a stream's end): the
+        flusher task sends it."""
+        self._queue_frame(frame)
+        self._flush_soon()
+
+    def _queue_frame(self, frame: Frame) -> None:
+        """Queue a frame from an app's send, which flushes it (see ``_run``)."""
+        encoded = frame.encode()
+        self._outgoing.append((len(encoded), (encoded,)))
+
+    def _queue_parts(self, size: int, parts: tuple[tunnel.Bytes, ...]) -> None:
+        self._outgoing.append((size, parts))
+
+    def _flush_soon(self) -> None:
+        idle = self._flusher is None or self._flusher.done()
+        if idle and self._outgoing and not self._flushing and not self._closed:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
         """Pack queued frames into channel messages; frames queued while a send is in
-        flight go out together in the next message (fewer seals, fewer relay hops)."""
-        while self._outgoing and not self._closed:
-            batch: list[bytes] = []
-            size = 0
-            while self._outgoing:
-                encoded = self._outgoing[0].encode()
-                if batch and size + len(encoded) > MAX_PLAINTEXT:
-                    break
-                batch.append(encoded)
-                size += len(encoded)
-                self._outgoing.popleft()
-            try:
-                await self._send_plaintext(b"".join(batch))
-            except Exception as exc:  # the link is gone: this tunnel is over
-                log.info("tunnel send failed: %s", exc)
-                self._closed = True
-                self._outgoing.clear()
-                for stream in self._streams.values():
-                    stream.window.set()
-                return
+        flight go out together in the next message (fewer seals, fewer relay hops). A
+        message is sealed and written without a suspension in between, so a cancelled
+        flush never leaves a gap in the channel's counters."""
+        self._flushing = True
+        try:
+            while self._outgoing and not self._closed:
+                batch: list[tunnel.Bytes] = []
+                size = 0
+                while self._outgoing:
+                    length, parts = self._outgoing[0]
+                    if batch and size + length > MAX_PLAINTEXT:
+                        break
+                    batch.extend(parts)
+                    size += length
+                    self._outgoing.popleft()
+                try:
+                    await self._send_plaintext(b"".join(batch))
+                except Exception as exc:  # the link is gone: this tunnel is over
+                    log.info("tunnel send failed: %s", exc)
+                    self._closed = True
+                    self._outgoing.clear()
+                    for stream in self._streams.values():
+                        stream.window.set()
+                    return
+        finally:
+            self._flushing = False
+            # Left over when an inline flush was cancelled with its app: the task sends it.
+            self._flush_soon()
 
     async def close(self) -> None:
         self._closed = True
