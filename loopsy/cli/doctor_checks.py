@@ -186,7 +186,34 @@ def check_relay(probe: Probe) -> CheckResult:
         detail = f": {error['message']}" if isinstance(error, dict) and "message" in error else ""
         message = f"{url} is not ready (HTTP {response.status_code}){detail}"
         return CheckResult("relay", "fail", message, hint)
+    refused = _relay_refusal(probe)
+    if refused is not None:
+        return refused
     return CheckResult("relay", "ok", f"{url} answers (version {body.get('version', '?')})")
+
+
+def _relay_refusal(probe: Probe) -> CheckResult | None:
+    """A relay that answers health checks can still refuse this daemon (its database was
+    reset, a Worker's PAIR_TOKEN_SECRET changed): the running daemon's link knows."""
+    if probe.status is None:
+        return None
+    from loopsy.cli.connect import with_client
+    from loopsy.protocol.errors import LoopsyError
+
+    try:
+        relay = with_client(lambda client: client.relay.status())
+    except (LoopsyError, OSError):
+        return None
+    if relay.state != "rejected":
+        return None
+    if relay.device_id is None:  # its registration was refused: a secret is wanted
+        hint = f"`LOOPSY_RELAY_REGISTRATION_SECRET=... loopsy relay configure {relay.url}`"
+    else:
+        hint = (
+            f"`loopsy relay configure {relay.url}` registers this daemon again (phones "
+            "paired before must then pair again: `loopsy mobile pair`)"
+        )
+    return CheckResult("relay", "fail", relay.last_error or f"{relay.url} refused", hint)
 
 
 checks = [check_config, check_permissions, check_daemon, check_port, check_relay]

@@ -117,8 +117,13 @@ def cmd_configure(args: argparse.Namespace) -> int:
             f"relay.url must start with https:// (or http:// for a local relay), not {args.url!r}"
         )
     secret = os.environ.get(REGISTRATION_ENV)
+
+    async def configure(client: Any) -> tuple[Any, Any]:
+        before = await client.relay.status()
+        return before, await client.relay.configure(args.url, registration_secret=secret)
+
     try:
-        status = with_client(lambda c: c.relay.configure(args.url, registration_secret=secret))
+        before, status = with_client(configure)
     except DaemonNotRunning:
         home = LoopsyHome.from_env()
         config = load_config(home)
@@ -131,8 +136,19 @@ def cmd_configure(args: argparse.Namespace) -> int:
         else:
             say(f"relay.url = {config.relay.url} (the daemon connects when it starts)")
         return 0
+    # Configuring the relay that refused this daemon's credential registers it again: a new
+    # device, which the phones paired before do not know.
+    renewed = (
+        before.state == "rejected" and before.url == status.url and before.device_id is not None
+    )
     if args.json:
-        emit_json(status)
+        emit_json({**status.model_dump(mode="json"), "registered_again": renewed})
+    elif renewed:
+        say(
+            f"relay.url = {status.url}; the relay did not know this daemon any more, so it "
+            "registers again as a new device. Phones paired through this relay must pair "
+            "again: `loopsy mobile pair` (and `loopsy phone revoke <id>` for the old ones)."
+        )
     else:
         say(f"relay.url = {status.url}; the daemon is connecting (see `loopsy relay status`)")
     return 0
@@ -152,10 +168,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     fields(
         [
             ("relay", status.url),
+            ("state", status.state),
             ("connected", "yes" if status.connected else "no"),
             ("device", status.device_id or "-"),
             ("phones online", status.phones_online),
             ("last error", status.last_error or "-"),
         ]
     )
+    if status.state == "rejected" and status.device_id is None:
+        say(
+            "The relay refused to register this daemon; it will not keep retrying. Give it "
+            f"the relay's secret: `{REGISTRATION_ENV}=... loopsy relay configure {status.url}`."
+        )
+    elif status.state == "rejected":
+        say(
+            "The relay no longer knows this daemon; it will not keep retrying. `loopsy relay "
+            f"configure {status.url}` registers it again (phones paired before must then pair "
+            "again)."
+        )
     return 0 if status.connected else 3

@@ -370,7 +370,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if not args.no_configure and confirm(
         f"Point this machine's daemon at {deployed.url}?", default=True, assume=args.yes
     ):
-        configure_daemon(deployed.url, registration)
+        # A rotated secret voids this daemon's credential: register again at once.
+        configure_daemon(deployed.url, registration, renew=rotate)
         configured = True
 
     result = {**record, "secret": secret_state, "healthy": healthy, "configured": configured}
@@ -434,15 +435,18 @@ def wait_healthy(url: str, note: Callable[[str], None], timeout: float = HEALTH_
     return False
 
 
-def configure_daemon(url: str, registration_secret: str | None) -> None:
-    """``loopsy relay configure`` semantics: the running daemon at once, else config.yaml."""
+def configure_daemon(url: str, registration_secret: str | None, *, renew: bool = False) -> None:
+    """``loopsy relay configure`` semantics: the running daemon at once, else config.yaml
+    (a daemon started later with a void credential shows ``rejected`` and the fix)."""
     from loopsy.cli.connect import with_client
     from loopsy.config import load_config, save_config
     from loopsy.home import LoopsyHome
     from loopsy.protocol.errors import DaemonNotRunning
 
     try:
-        with_client(lambda c: c.relay.configure(url, registration_secret=registration_secret))
+        with_client(
+            lambda c: c.relay.configure(url, registration_secret=registration_secret, renew=renew)
+        )
     except DaemonNotRunning:
         home = LoopsyHome.from_env()
         config = load_config(home)

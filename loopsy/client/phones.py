@@ -46,6 +46,8 @@ class RelayApi:
     async def status(self) -> RelayStatus:
         return await self._client.get_model("/relay", RelayStatus)
 
-    async def configure(self, url: str, *, registration_secret: str | None = None) -> RelayStatus:
-        body = RelayConfigure(url=url, registration_secret=registration_secret)
+    async def configure(
+        self, url: str, *, registration_secret: str | None = None, renew: bool = False
+    ) -> RelayStatus:
+        body = RelayConfigure(url=url, registration_secret=registration_secret, renew=renew)
         return await self._client.call_model("PUT", "/relay", RelayStatus, json_body=body)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from loopsy.protocol.models import RequestModel, ResponseModel
@@ -47,6 +49,14 @@ class PhoneList(ResponseModel):
 class RelayConfigure(RequestModel):
     url: str = Field(max_length=2048)
     registration_secret: str | None = Field(None, max_length=512)
+    renew: bool = Field(
+        False,
+        description="register again at this relay even before it refuses the current "
+        "credential (after rotating a Worker's PAIR_TOKEN_SECRET); phones pair again",
+    )
+
+
+RelayState = Literal["off", "connecting", "connected", "rejected"]
 
 
 class RelayStatus(ResponseModel):
@@ -56,3 +66,9 @@ class RelayStatus(ResponseModel):
     connected_since: float | None = None
     phones_online: int = 0
     last_error: str | None = None
+    state: RelayState = Field(
+        "off",
+        description="off (no relay.url), connecting (or retrying), connected, or rejected: "
+        "the relay refused this daemon's device credential or its registration, and the "
+        "link waits for `loopsy relay configure <url>` instead of retrying",
+    )

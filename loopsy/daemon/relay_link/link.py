@@ -7,6 +7,14 @@
 - A ``relay.url`` change (``loopsy relay configure``) closes the link and reconnects to the
   new relay at once, without a restart.
 - Each phone connection the relay announces gets a :class:`PhoneConnection`.
+- A relay that refuses the device credential (401: its database was reset, or a Worker's
+  ``PAIR_TOKEN_SECRET`` was rotated) or the registration (a registration secret is
+  missing or wrong) puts the link in the *rejected* state: no reconnecting in a loop (the
+  credential is tried again every :data:`REJECTED_RECHECK` seconds, in case the relay
+  comes back from a backup), the state and a fix in ``GET /relay``, ``loopsy relay
+  status``, ``loopsy doctor`` and a ``relay.rejected`` event. The daemon does not
+  register again by itself: that makes a new device, which the phones paired before do
+  not know, so it waits for ``loopsy relay configure <url>`` (:meth:`RelayLink.renew`).
 """
 
 from __future__ import annotations
@@ -52,6 +60,37 @@ BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
 PING_INTERVAL = 20.0
 PING_TIMEOUT = 20.0
+REJECTED_RECHECK = 600.0
+
+
+class Rejected(Unavailable):
+    """The relay refused this daemon: its device credential, or its registration."""
+
+    def __init__(self, url: str, message: str, hint: str, *, registering: bool) -> None:
+        super().__init__(message, hint=hint)
+        self.url = url
+        self.registering = registering
+
+
+def credential_refused(url: str, device_id: str) -> Rejected:
+    return Rejected(
+        url,
+        f"the relay at {url} no longer knows this daemon (device {device_id}): its database "
+        "was reset, or the Cloudflare Worker's PAIR_TOKEN_SECRET was changed",
+        f"`loopsy relay configure {url}` registers this daemon again; phones paired through "
+        "this relay must then pair again (`loopsy mobile pair`)",
+        registering=False,
+    )
+
+
+def registration_refused(url: str, detail: str) -> Rejected:
+    return Rejected(
+        url,
+        f"the relay at {url} refused to register this daemon: {detail}",
+        "the relay wants its registration secret: `LOOPSY_RELAY_REGISTRATION_SECRET=... "
+        f"loopsy relay configure {url}`",
+        registering=True,
+    )
 
 
 class RelayLink:
@@ -77,6 +116,8 @@ class RelayLink:
         self._tickets: dict[str, PairTicket] = {}
         self.connected_since: float | None = None
         self.last_error: str | None = None
+        self.rejected: Rejected | None = None  # the relay's refusal, until renew() or a new URL
+        self.retry_in: float | None = None  # seconds until the next attempt, while waiting
         self.device_id: str | None = None
         # Told when the link goes up or down: the daemon publishes it as an event.
         self.on_change: Callable[[str], None] = lambda kind: None
@@ -94,14 +135,52 @@ class RelayLink:
     def status(self) -> RelayStatus:
         url = self.config().relay.url
         device = self.registry.device_for(url) if url else None
+        connected = self._ws is not None and self.connected_since is not None
+        rejected = self.rejected is not None and self.rejected.url == url
         return RelayStatus(
             url=url,
-            connected=self._ws is not None and self.connected_since is not None,
+            connected=connected,
             device_id=device.id if device else None,
             connected_since=self.connected_since,
             phones_online=len(self.online_phone_ids()),
             last_error=self.last_error,
+            state="off"
+            if url is None
+            else "rejected"
+            if rejected
+            else "connected"
+            if connected
+            else "connecting",
         )
+
+    def renew(self, *, force: bool = False) -> bool:
+        """``loopsy relay configure`` of the relay that refused this daemon: register again
+        (a new device id; the phones paired before must pair again) or, after a refused
+        registration, try it again with the configuration as it is now. ``force`` registers
+        again before any refusal (the credential is known to be void: a rotated Worker
+        secret). False (and nothing done) unless the configured relay refused, or forced."""
+        rejected = self.rejected
+        url = self.config().relay.url
+        refused_here = rejected is not None and rejected.url == url
+        if url is None or not (force or refused_here):
+            return False
+        if force or (rejected is not None and not rejected.registering):
+            self.registry.forget_device(url)
+        self.rejected = None
+        self.last_error = None
+        self._changed.set()
+        ws = self._ws
+        if ws is not None:  # connected with the old credential: reconnect with the new one
+            asyncio.get_running_loop().create_task(ws.close(1001, "registering again"))
+        return True
+
+    def _reject(self, refusal: Rejected) -> Rejected:
+        if self.rejected is None or self.rejected.url != refusal.url:
+            log.warning("relay %s: %s (%s)", refusal.url, refusal.message, refusal.hint)
+            self.rejected = refusal
+            self.last_error = refusal.message
+            self.on_change("relay.rejected")
+        return refusal
 
     def online_phone_ids(self) -> set[str]:
         return {
@@ -137,6 +216,12 @@ class RelayLink:
                 message = f"HTTP {response.status_code}"
             if response.status_code == 404:
                 raise NotFound(f"relay: {message}")
+            if response.status_code == 401:
+                raise self._reject(
+                    registration_refused(url, message)
+                    if device is None
+                    else credential_refused(url, device.id)
+                )
             raise Unavailable(f"relay: {message} (HTTP {response.status_code})")
         return response
 
@@ -257,17 +342,31 @@ class RelayLink:
             try:
                 await self._serve(url)
                 attempt = 0
-            except (OSError, TimeoutError, LoopsyError, ConnectionClosed, InvalidStatus) as exc:
-                self.last_error = str(exc) or type(exc).__name__
-                log.warning("relay link to %s: %s", url, self.last_error)
-                self.on_change("relay.error")
-                if isinstance(exc, InvalidStatus) and exc.response.status_code == 401:
-                    self.registry.forget_device(url)  # the relay lost us: register again
-            attempt += 1
-            delay = random.uniform(0, min(BACKOFF_MAX, BACKOFF_MIN * 2**attempt))  # noqa: S311
+            except Rejected:
+                pass  # recorded where the relay answered 401
+            except InvalidStatus as exc:
+                device = self.registry.device_for(url)
+                if exc.response.status_code == 401 and device is not None:
+                    self._reject(credential_refused(url, device.id))
+                else:
+                    self._failed(url, exc)
+            except (OSError, TimeoutError, LoopsyError, ConnectionClosed) as exc:
+                self._failed(url, exc)
+            if self.rejected is not None and self.rejected.url == url:
+                delay = REJECTED_RECHECK  # not in a loop: the relay will not change its mind
+            else:
+                attempt += 1
+                delay = random.uniform(0, min(BACKOFF_MAX, BACKOFF_MIN * 2**attempt))  # noqa: S311
+            self.retry_in = delay
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._changed.wait()
+            self.retry_in = None
+
+    def _failed(self, url: str, exc: BaseException) -> None:
+        self.last_error = str(exc) or type(exc).__name__
+        log.warning("relay link to %s: %s", url, self.last_error)
+        self.on_change("relay.error")
 
     async def _serve(self, url: str) -> None:
         device = await self.device()
@@ -285,6 +384,7 @@ class RelayLink:
             self._ws = ws
             self.connected_since = self.clock()
             self.last_error = None
+            self.rejected = None  # the relay knows us (again: e.g. restored from a backup)
             log.info("relay link up: %s as device %s", url, device.id)
             self.on_change("relay.connected")
             try:

@@ -119,7 +119,9 @@ async def relay_status(call: Call[None, None]) -> RelayStatus:
 )
 async def configure_relay(call: Call[RelayConfigure, None]) -> RelayStatus:
     """Saves ``relay.url`` (and the relay's registration secret, if given) to config.yaml;
-    the link closes and reconnects to the new relay without a restart."""
+    the link closes and reconnects to the new relay without a restart. Given the relay that
+    refused this daemon (state ``rejected``), it registers again: a new device, so phones
+    paired before must pair again."""
     body = call.body
 
     def change(config: Config) -> Config:
@@ -133,7 +135,10 @@ async def configure_relay(call: Call[RelayConfigure, None]) -> RelayStatus:
     except ValidationError as exc:
         raise ValidationFailed(f"relay: {describe_validation_error(exc)}") from None
     call.services.audit.event("relay", "configure", url=call.services.config.current.relay.url)
-    return link_of(call.services).status()
+    link = link_of(call.services)
+    if link.renew(force=body.renew):
+        call.services.audit.event("relay", "renew", url=call.services.config.current.relay.url)
+    return link.status()
 
 
 routes = [start_pairing, pairing_state, list_phones, revoke_phone, relay_status, configure_relay]
