@@ -53,5 +53,7 @@ class StatusBar(Static):
             phones = relay.phones_online
             online = f" · {phones} phone{'s' * (phones != 1)}" if phones else ""
             return f"relay: [b green]up[/b green]{online}"
+        if relay.state == "rejected":  # waits for the user: say where the fix is
+            return "relay: [b red]refused this daemon[/b red] (see `loopsy relay status`)"
         why = f" ({escape(relay.last_error)})" if relay.last_error else ""
         return f"relay: [red]down[/red]{why}"

@@ -322,3 +322,28 @@ async def test_no_daemon_and_quit(fake: FakeClient) -> None:
         await until(pilot, lambda: isinstance(app.screen, StartDaemonScreen), "the offer")
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running, "the app to quit")
+
+
+async def test_status_bar_says_when_the_relay_refuses_this_daemon(fake: FakeClient) -> None:
+    """A relay that no longer knows the daemon is not 'down' (it answers): the bar says it
+    refused, and where to read the fix; a relay that is simply unreachable says down."""
+    from loopsy.protocol.phones import RelayStatus
+
+    fake.relay_data = RelayStatus(
+        url="wss://relay.example.net", connected=False, device_id="dev-1",
+        last_error="the relay at wss://relay.example.net no longer knows this daemon",
+        state="rejected",
+    )
+    app = fake_app(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, app)
+        bar = app.query_one(StatusBar)
+        await until(pilot, lambda: bar.relay is not None, "the relay status")
+        text = str(bar.render())
+        assert "refused this daemon" in text and "loopsy relay status" in text
+        bar.relay = RelayStatus(url="wss://relay.example.net", connected=False,
+                                last_error="connection refused",
+                                state="connecting")
+        text = str(bar.render())
+        assert "down" in text and "connection refused" in text
+        assert "refused this daemon" not in text
