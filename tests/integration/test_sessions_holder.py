@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from loopsy.daemon.sessions.child import spawn
-from loopsy.daemon.sessions.holder import POLL_IN, READ_BATCH, Conn, Holder, ring_capacity
+from loopsy.daemon.sessions.holder import Holder
+from loopsy.daemon.sessions.holder_clients import POLL_IN, Conn
+from loopsy.daemon.sessions.holder_output import READ_BATCH, ring_capacity
 from loopsy.daemon.sessions.holder_spec import HolderSpec
 from loopsy.protocol import stream
 from tests.helpers.sessions import payload
@@ -57,7 +59,7 @@ def connect(holder: Holder) -> tuple[Conn, socket.socket]:
     ours.setblocking(False)
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     conn = Conn(ours)
-    holder.conns[conn.fd] = conn
+    holder.clients.conns[conn.fd] = conn
     return conn, theirs
 
 
@@ -90,7 +92,7 @@ def test_a_client_acking_all_it_receives_never_falls_off_a_small_ring(
     holder = make_holder(["cat", str(source)], ring_bytes=64 * 1024)
     conn, client = connect(holder)
     with client:
-        holder.attach(conn, stream.Attach(0))
+        holder.clients.attach(conn, stream.Attach(0))
         splitter = stream.FrameSplitter()
         got = bytearray()
         expected = data.replace(b"\n", b"\r\n")
@@ -106,8 +108,8 @@ def test_a_client_acking_all_it_receives_never_falls_off_a_small_ring(
                     if isinstance(frame, stream.Output):
                         assert frame.offset == len(got)
                         got += frame.data
-                holder._frame(conn, stream.encode(stream.Ack(len(got))))
-                holder._flush(conn)
+                holder.clients._frame(conn, stream.encode(stream.Ack(len(got))))
+                holder.clients.flush(conn)
             if len(got) >= len(expected) // 2:
                 break
     assert len(got) >= len(expected) // 2
@@ -127,7 +129,7 @@ def test_after_the_program_exits_a_slow_client_still_gets_every_byte_before_exit
     )
     conn, client = connect(holder)
     with client:
-        holder.attach(conn, stream.Attach(0))
+        holder.clients.attach(conn, stream.Attach(0))
         read_while_allowed(holder, rounds=1000)  # the client acks nothing: the window fills
         for _ in range(500):  # the shell exits at once; its cat keeps the PTY open
             holder._reap()
@@ -153,8 +155,8 @@ def test_after_the_program_exits_a_slow_client_still_gets_every_byte_before_exit
                     exit_frame = frame
             if exit_frame is not None:
                 break
-            holder._frame(conn, stream.encode(stream.Ack(got)))
-            holder._flush(conn)
+            holder.clients._frame(conn, stream.encode(stream.Ack(got)))
+            holder.clients.flush(conn)
         assert exit_frame is not None and exit_frame.offset == got == holder.ring.end
         assert exit_frame.returncode == 7
 
@@ -171,7 +173,7 @@ def test_a_fast_readers_bigger_window_and_ring_go_when_it_leaves(
     conn, client = connect(holder)
     base = holder.ring.capacity
     with client:
-        holder.attach(conn, stream.Attach(0))
+        holder.clients.attach(conn, stream.Attach(0))
         splitter = stream.FrameSplitter()
         got, now = 0, 0.0
         for _ in range(10_000):
@@ -184,13 +186,13 @@ def test_a_fast_readers_bigger_window_and_ring_go_when_it_leaves(
                         got = frame.offset + len(frame.data)
                 now += 0.0002  # a reader that drains each read at once, fast
                 holder.flow.ack(conn.fd, got, holder.ring.end, now)
-                holder.pump(conn)
-                holder._flush(conn)
+                holder.clients.pump(conn)
+                holder.clients.flush(conn)
             if len(holder.ring) > base + READ_BATCH:
                 break
         assert holder.flow.window(conn.fd).high > holder.flow.high
         assert holder.ring.capacity > base and len(holder.ring) > base
-        holder.close(conn)
+        holder.clients.close(conn)
     assert holder.ring.capacity == base
     assert len(holder.ring) <= base + READ_BATCH
-    assert holder.fed >= holder.ring.start  # the emulator saw every byte dropped
+    assert holder.output.fed >= holder.ring.start  # the emulator saw every byte dropped

@@ -32,7 +32,8 @@ from loopsy.protocol import stream
 from loopsy.protocol.errors import ProtocolError
 
 if TYPE_CHECKING:
-    from loopsy.daemon.sessions.holder import Conn, Holder
+    from loopsy.daemon.sessions.holder import Holder
+    from loopsy.daemon.sessions.holder_clients import Conn
 
 MAX_READ = 1 << 20
 MAX_WAIT = 60.0
@@ -73,11 +74,10 @@ def handle(holder: Holder, conn: Conn, body: dict[str, Any]) -> None:
 
 
 def reply(holder: Holder, conn: Conn, request_id: Any, body: dict[str, Any]) -> None:
-    holder.send_control(conn, stream.REPLY, {"id": request_id, **body})
+    holder.clients.send_control(conn, stream.REPLY, {"id": request_id, **body})
 
 
 def info(holder: Holder) -> dict[str, Any]:
-    status = holder.status if holder.finished else None
     return {
         "pid": os.getpid(),
         "child_pid": holder.child.pid,
@@ -86,14 +86,7 @@ def info(holder: Holder) -> dict[str, Any]:
         "start": holder.ring.start,
         "end": holder.ring.end,
         "clients": len(holder.flow),
-        "exit": None
-        if status is None
-        else {
-            "kind": status[0],
-            "value": status[1],
-            "offset": holder.ring.end,
-            "ended": holder.ended_at,
-        },
+        "exit": holder.exit_record() if holder.finished else None,
     }
 
 
@@ -157,15 +150,16 @@ def _kill(holder: Holder, conn: Conn, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _screen(holder: Holder, conn: Conn, body: dict[str, Any]) -> dict[str, Any]:
-    holder.feed_screen(holder.ring.end)
-    screen = holder.screen
+    output = holder.output
+    output.feed(output.ring.end)
+    screen = output.screen
     return {
         "lines": screen.display(),
         "cursor": list(screen.cursor),
         "alternate": screen.alternate,
         "cols": holder.cols,
         "rows": holder.rows,
-        "offset": holder.screen_offset,
+        "offset": output.screen_offset,
     }
 
 
@@ -202,29 +196,24 @@ def wake_waiters(holder: Holder) -> None:
         return
     holder.waiters = [w for w in holder.waiters if w not in ready]
     for waiter in ready:
-        reply(
-            holder,
-            waiter.conn,
-            waiter.id,
-            {"ok": True, **read_result(holder, waiter.since, waiter.limit)},
-        )
+        _answer(holder, waiter)
 
 
 def expire_waiters(holder: Holder, now: float) -> None:
     due = [w for w in holder.waiters if w.deadline <= now]
     holder.waiters = [w for w in holder.waiters if w.deadline > now]
     for waiter in due:
-        reply(
-            holder,
-            waiter.conn,
-            waiter.id,
-            {"ok": True, **read_result(holder, waiter.since, waiter.limit)},
-        )
+        _answer(holder, waiter)
+
+
+def _answer(holder: Holder, waiter: ReadWaiter) -> None:
+    result = read_result(holder, waiter.since, waiter.limit)
+    reply(holder, waiter.conn, waiter.id, {"ok": True, **result})
 
 
 def _shutdown(holder: Holder, conn: Conn, body: dict[str, Any]) -> dict[str, Any]:
     if holder.status is None:
-        holder._signal_all(signal.SIGKILL)
+        holder.signal_all(signal.SIGKILL)
         os.waitpid(holder.child.pid, 0)
     holder.running = False
     return {}

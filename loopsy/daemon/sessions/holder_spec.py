@@ -60,7 +60,6 @@ class HolderSpec:
 def write_meta(holder: Holder) -> None:
     """Record the session as the holder sees it, atomically (never half-written)."""
     spec = holder.spec
-    status = holder.status if holder.finished else None
     meta = {
         "version": 1,
         "id": spec.id,
@@ -71,15 +70,8 @@ def write_meta(holder: Holder) -> None:
         "cols": holder.cols,
         "rows": holder.rows,
         "start_offset": spec.start_offset,
-        "state": "exited" if status else "running",
-        "exit": None
-        if status is None
-        else {
-            "kind": status[0],
-            "value": status[1],
-            "offset": holder.ring.end,
-            "ended": holder.ended_at,
-        },
+        "state": "exited" if holder.finished else "running",
+        "exit": holder.exit_record() if holder.finished else None,
     }
     write_atomic(spec.directory / META_NAME, json.dumps(meta, indent=1) + "\n")
 
