@@ -125,7 +125,7 @@ def align_test(screen: Screen) -> None:
     """DECALN: fill the screen with E, reset the margins, cursor home."""
     page = screen.page
     page.lines[:] = ["E" * screen.cols for _ in range(screen.rows)]
-    page.wrapped[:] = [False] * screen.rows
+    page.wrapped[:] = bytes(screen.rows)
     page.top, page.bottom = 0, screen.rows - 1
     screen.x = screen.y = 0
     screen.wrap_pending = False
@@ -252,20 +252,20 @@ def erase_display(screen: Screen, params: str) -> None:
     if mode == 0:
         page.erase(y, screen.x, screen.cols, style)
         if _at_line_start(screen):
-            page.wrapped[y] = False
+            page.wrapped[y] = 0
         for below in range(y + 1, screen.rows):
             page.erase(below, 0, screen.cols, style)
-            page.wrapped[below] = False
+            page.wrapped[below] = 0
     elif mode == 1:
         for above in range(y):
             page.erase(above, 0, screen.cols, style)
-            page.wrapped[above] = False
+            page.wrapped[above] = 0
         page.erase(y, 0, screen.x + 1, style)
-        page.wrapped[y] = False
+        page.wrapped[y] = 0
         if screen.x + 1 >= screen.cols and y + 1 < screen.rows:
             # The whole row is gone, so the next one continues nothing. (xterm.js means the
             # same but indexes the row from the top of its scrollback.)
-            page.wrapped[y + 1] = False
+            page.wrapped[y + 1] = 0
     elif mode == 2:
         page.clear(style)
     elif mode == 3:
@@ -279,12 +279,12 @@ def erase_line(screen: Screen, params: str) -> None:
     if mode == 0:
         screen.page.erase(y, screen.x, screen.cols, style)
         if _at_line_start(screen):
-            screen.page.wrapped[y] = False
+            screen.page.wrapped[y] = 0
     elif mode == 1:
         screen.page.erase(y, 0, screen.x + 1, style)
     elif mode == 2:
         screen.page.erase(y, 0, screen.cols, style)
-        screen.page.wrapped[y] = False
+        screen.page.wrapped[y] = 0
     screen.mark_dirty(y)
 
 def edit_lines(screen: Screen, count: int, insert: bool) -> None:

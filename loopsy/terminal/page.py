@@ -4,16 +4,17 @@ Every edit keeps the wide-character invariant: a ``""`` placeholder cell always 
 of the cell holding its wide character. Cutting a wide character in half blanks both halves,
 as xterm does.
 
-``wrapped[y]`` is row ``y``'s wrap flag (xterm.js's ``isWrapped``): the row continues the
-row above it because text auto-wrapped into it. Flags move with their rows when the page
-scrolls; rows that come in blank have none.
+``wrapped[y]`` is row ``y``'s wrap flag (xterm.js's ``isWrapped``), 1 when the row
+continues the row above it because text auto-wrapped into it. Flags move with their rows
+when the page scrolls; rows that come in blank have none. They are a ``bytearray``, so
+moving, testing and searching them are memory operations.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from loopsy.terminal.lines import Row, ScreenLine, char_width, to_row
+from loopsy.terminal.lines import Row, ScreenLine, SpanRow, append_at, char_width, to_row
 from loopsy.terminal.style import DEFAULT, Style
 
 
@@ -42,7 +43,7 @@ class Page:
     def __init__(self, cols: int, rows: int) -> None:
         self.cols = cols
         self.lines: list[ScreenLine] = [""] * rows
-        self.wrapped: list[bool] = [False] * rows
+        self.wrapped = bytearray(rows)
         self.top = 0
         self.bottom = rows - 1
         self.saved: SavedCursor | None = None
@@ -54,14 +55,14 @@ class Page:
     def row(self, y: int) -> Row:
         """Row ``y`` in its mutable form."""
         line = self.lines[y]
-        if line.__class__ is str:
+        if line.__class__ is not Row:
             line = self.lines[y] = to_row(line, self.cols)
         assert isinstance(line, Row)
         return line
 
     def clear(self, style: Style = DEFAULT) -> None:
         self.lines[:] = [blank_line(self.cols, style) for _ in self.lines]
-        self.wrapped[:] = [False] * len(self.lines)
+        self.wrapped[:] = bytes(len(self.lines))
 
     def erase(self, y: int, start: int, end: int, style: Style) -> None:
         """Blank cells ``start``..``end``-1 of row ``y``."""
@@ -73,6 +74,9 @@ class Page:
         if start == 0 and end == cols:
             self.lines[y] = blank_line(cols, style)
             return
+        line = self.lines[y]
+        if not isinstance(line, Row) and self._erase_unwritten(y, line, start, end, style):
+            return
         row = self.row(y)
         chars = row.chars
         if chars[start] == "" and start > 0:
@@ -82,6 +86,25 @@ class Page:
         count = end - start
         chars[start:end] = [" "] * count
         row.styles[start:end] = [style] * count
+
+    def _erase_unwritten(
+        self, y: int, line: SpanRow | str, start: int, end: int, style: Style
+    ) -> bool:
+        """Erase in a row kept as text without making it a :class:`Row`, where that is
+        simple: nothing written from ``start`` on (a repaint erasing the rest of the row it
+        just wrote), or the tail of a plain row. False when not done."""
+        cols = self.cols
+        written = line.cells if isinstance(line, SpanRow) else len(line)
+        if start >= written:
+            if style is DEFAULT:
+                return True
+            return end == cols and append_at(
+                self.lines, y, start, " " * (cols - start), cols - start, style
+            )
+        if isinstance(line, str) and end == cols and style is DEFAULT:
+            self.lines[y] = line[:start]
+            return True
+        return False
 
     def insert_chars(self, y: int, x: int, count: int, style: Style) -> None:
         """ICH: shift cells from ``x`` right by ``count``, blanks in, overflow dropped."""
@@ -129,7 +152,7 @@ class Page:
         lines[at:at] = [blank_line(self.cols, style) for _ in range(count)]
         wrapped = self.wrapped
         del wrapped[top:top + count]
-        wrapped[at:at] = [False] * count
+        wrapped[at:at] = bytes(count)
         return removed
 
     def scroll_down(self, top: int, bottom: int, count: int, style: Style) -> None:
@@ -142,23 +165,22 @@ class Page:
         lines[top:top] = [blank_line(self.cols, style) for _ in range(count)]
         wrapped = self.wrapped
         del wrapped[bottom - count + 1:bottom + 1]
-        wrapped[top:top] = [False] * count
+        wrapped[top:top] = bytes(count)
 
     def resize(self, cols: int, rows: int) -> None:
         """Change the width (rows truncated or padded) and the height (rows cut or added
         at the bottom); the caller moves rows to the scrollback first when it wants to."""
         if cols != self.cols:
             for y, line in enumerate(self.lines):
-                if line.__class__ is str:
+                if line.__class__ is str or (isinstance(line, SpanRow) and line.cells <= cols):
                     continue
-                assert isinstance(line, Row)
-                self.lines[y] = _resized(line, cols)
+                self.lines[y] = _resized(to_row(line, self.cols), cols)
             self.cols = cols
         if rows < len(self.lines):
             del self.lines[rows:]
             del self.wrapped[rows:]
         else:
-            self.wrapped.extend([False] * (rows - len(self.lines)))
+            self.wrapped.extend(bytes(rows - len(self.lines)))
             self.lines.extend([""] * (rows - len(self.lines)))
         self.top = 0
         self.bottom = rows - 1

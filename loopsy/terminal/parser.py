@@ -15,13 +15,22 @@ from typing import Protocol
 MAX_CSI = 256
 MAX_STRING = 4096
 
+# Coloured output is mostly SGR, text, SGR, text up to a line end or a cursor move: one
+# match takes all of it (a "styled block": SGR runs, each with the text after it; ncurses
+# writes "ESC ( B ESC [ m" to reset). The first run and text come as groups, the rest of
+# the block as one string that the screen splits with STYLED_PAIRS at C speed.
+_SGR_RUN = r"(?:\x1b\(B)?(?:\x1b\[[0-9;:]*m)+"
+_TEXT = r"[^\x00-\x1f\x7f-\x9f]"
 _TOKEN = re.compile(
-    r"([^\x00-\x1f\x7f-\x9f]+)"            # 1: printable text
-    r"|\x1b\[([0-?]*)([ -/]*)([@-~])"      # 2, 3, 4: CSI parameters, intermediates, final
-    r"|(\r\n)"                              # 5: the commonest pair of controls
-    r"|([\x00-\x1a\x1c-\x1f\x7f-\x9f])"    # 6: a single control other than ESC
-    r"|\x1b([ -/]*)([0-OQ-WYZ\\`-~])"      # 7, 8: ESC sequence (not CSI/OSC/DCS/SOS/PM/APC)
+    rf"({_SGR_RUN})({_TEXT}*)((?:{_SGR_RUN}{_TEXT}*)*)"  # 1, 2, 3: a styled block
+    rf"|({_TEXT}+)"                         # 4: printable text
+    r"|\x1b\[([0-?]*)([ -/]*)([@-~])"      # 5, 6, 7: CSI parameters, intermediates, final
+    r"|(\r\n)"                              # 8: the commonest pair of controls
+    r"|([\x00-\x1a\x1c-\x1f\x7f-\x9f])"    # 9: a single control other than ESC
+    r"|\x1b([ -/]*)([0-OQ-WYZ\\`-~])"      # 10, 11: ESC sequence (not CSI/OSC/DCS/...)
 )
+#: A styled block's (SGR run, text) pairs.
+STYLED_PAIRS = re.compile(f"({_SGR_RUN})({_TEXT}*)")
 _CSI_PARTIAL = re.compile(r"\x1b\[[0-?]*[ -/]*\Z")
 _CSI_PREFIX = re.compile(r"\x1b\[[0-?]*[ -/]*")
 _ESC_PARTIAL = re.compile(r"\x1b[ -/]*\Z")
@@ -38,6 +47,7 @@ class Handler(Protocol):
     """What the parser drives (the screen)."""
 
     def print_text(self, text: str) -> None: ...
+    def styled(self, run: str, text: str, rest: str) -> None: ...
     def crlf(self) -> None: ...
     def plain(self, text: str) -> None: ...
     def control(self, char: str) -> None: ...
@@ -78,6 +88,7 @@ class Parser:
             pos = self._skip(text, 0)
         handler = self._handler
         print_text = handler.print_text
+        styled = handler.styled
         csi = handler.csi
         control = handler.control
         crlf = handler.crlf
@@ -90,21 +101,23 @@ class Parser:
                 continue
             kind = m.lastindex
             pos = m.end()
-            if kind == 1:
-                print_text(m.group(1))
+            if kind == 3:
+                styled(*m.group(1, 2, 3))
             elif kind == 4:
-                csi(m.group(2), m.group(3), m.group(4))
-            elif kind == 5:
+                print_text(m.group(4))
+            elif kind == 7:
+                csi(*m.group(5, 6, 7))
+            elif kind == 8:
                 crlf()
                 if end - pos >= MIN_PLAIN:
                     run_end = _PLAIN.match(text, pos).end()  # type: ignore[union-attr]
                     if run_end - pos >= MIN_PLAIN:
                         handler.plain(text[pos:run_end])
                         pos = run_end
-            elif kind == 6:
-                control(m.group(6))
+            elif kind == 9:
+                control(m.group(9))
             else:
-                handler.esc(m.group(7), m.group(8))
+                handler.esc(*m.group(10, 11))
 
     def _escape(self, text: str, pos: int) -> int:
         """Handle an ESC the token pattern did not match; return where to go on."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from loopsy.terminal.controls import carriage_return, linefeed_control
-from loopsy.terminal.lines import Row, Stored, store
+from loopsy.terminal.lines import Stored, store
 from loopsy.terminal.style import DEFAULT
 
 if TYPE_CHECKING:
@@ -54,40 +54,43 @@ def _can_append(screen: Screen) -> bool:
     )
 
 
-def _block_rows(block: str, cols: int, autowrap: bool) -> tuple[list[str], list[bool]] | None:
+def _block_rows(
+    block: str, cols: int, autowrap: bool
+) -> tuple[list[str], bytes | bytearray] | None:
     """The rows that ``block`` fills if it is a sequence of ``text\r\n`` lines, and their
-    wrap flags."""
+    wrap flags (a byte each: 1 for a row that continues the row before it)."""
     if not block.isascii() or not block.endswith("\r\n"):
         return None
     newlines = block.count("\n")
     if block.count("\r") != newlines:
         return None
-    lines = block[:-2].split("\r\n")
+    lines = block.split("\r\n")[:-1]
     if len(lines) != newlines:
         return None  # some CR or LF stands alone
     if max(map(len, lines)) <= cols:
-        return lines, [False] * len(lines)
+        return lines, bytes(len(lines))
     if not autowrap:
         return None
     # A longer line wraps: full rows of ``cols``, then the rest (a pending wrap at the
     # very end of a line is cancelled by its CR, so no empty row follows an exact fit).
     # Every row after a line's first continues the one before.
     rows: list[str] = []
-    wraps: list[bool] = []
+    flags = bytearray()
     for line in lines:
         if len(line) <= cols:
             rows.append(line)
-            wraps.append(False)
+            flags.append(0)
         else:
-            pieces = [line[i:i + cols] for i in range(0, len(line), cols)]
-            rows.extend(pieces)
-            wraps.append(False)
-            wraps.extend([True] * (len(pieces) - 1))
-    return rows, wraps
+            pieces = (len(line) + cols - 1) // cols
+            rows += [line[i:i + cols] for i in range(0, len(line), cols)]
+            flags.append(0)
+            flags += b"\x01" * (pieces - 1)
+    return rows, flags
 
 
-def _append(screen: Screen, rows: list[str], wraps: list[bool]) -> None:
-    """The effect of printing each row then CR LF, from a blank bottom row."""
+def _append(screen: Screen, rows: list[str], flags: bytes | bytearray) -> None:
+    """The effect of printing each row then CR LF, from a blank bottom row; ``flags`` are
+    the rows' wrap flags."""
     page = screen.page
     lines = page.lines
     height = len(lines)
@@ -96,30 +99,27 @@ def _append(screen: Screen, rows: list[str], wraps: list[bool]) -> None:
     count = len(rows)
     if page is screen.main:
         history = screen.history
-        keep = history.maxlen if history.maxlen is not None else count
+        keep = history.maxlen
         # Pushed out, oldest first: the old rows above the cursor, then the new rows but
         # the last height - 1 (+ the fresh blank row the cursor ends on).
         old_pushed = old[:count]
         new_pushed = max(0, count - (height - 1))
-        if new_pushed < keep:
-            first_kept = max(0, len(old_pushed) - (keep - new_pushed))
-            old_kept = old_pushed[first_kept:]
-            kept_wraps = old_wraps[first_kept:len(old_pushed)]
-            if Row in set(map(type, old_kept)):
-                history.extend(
-                    (line if line.__class__ is str else store(line) for line in old_kept),
-                    kept_wraps,
-                )
-            else:
-                history.extend(cast(list[Stored], old_kept), kept_wraps)
+        first_kept = max(0, len(old_pushed) - max(0, keep - new_pushed))
+        kept = old_pushed[first_kept:]
+        old_kept: list[Stored] = (
+            [store(line) for line in kept] if set(map(type, kept)) - {str}
+            else cast(list[Stored], kept)
+        )
         start = max(0, new_pushed - keep)
-        history.extend(rows[start:new_pushed], wraps[start:new_pushed])
+        history.extend(old_kept, old_wraps[first_kept:len(old_pushed)])
+        history.extend(rows[start:new_pushed], flags[start:new_pushed])
     tape = old + rows
     tape.append("")
-    lines[:] = tape[len(tape) - height:]
-    tape_wraps = old_wraps + wraps
-    tape_wraps.append(False)
-    page.wrapped[:] = tape_wraps[len(tape_wraps) - height:]
+    cut = len(tape) - height
+    lines[:] = tape[cut:]
+    tape_wraps = old_wraps + flags
+    tape_wraps.append(0)
+    page.wrapped[:] = tape_wraps[cut:]
     screen.last_char = rows[-1][-1:] or screen.last_char
     screen.mark_all_dirty()
 

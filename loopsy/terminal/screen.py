@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import codecs
 
-from loopsy.terminal import controls
+from loopsy.terminal import controls, printing
 from loopsy.terminal.charsets import charset_table
-from loopsy.terminal.lines import Row, ScreenLine, line_runs, line_text, store, to_row
+from loopsy.terminal.lines import Row, ScreenLine, SpanRow, line_runs, line_text, store, to_row
 from loopsy.terminal.modes import DEFAULT_DEC_MODES, DecMode
 from loopsy.terminal.page import Page, SavedCursor
 from loopsy.terminal.parser import Parser
@@ -22,7 +22,6 @@ from loopsy.terminal.plain import feed_plain
 from loopsy.terminal.scrollback import Scrollback
 from loopsy.terminal.snapshot import render_snapshot
 from loopsy.terminal.style import DEFAULT, Style, erase_style
-from loopsy.terminal.wide import print_mixed
 
 MAX_COLS = 2000
 MAX_ROWS = 1000
@@ -163,13 +162,13 @@ class Screen:
             wrapped.pop()
             excess -= 1
         if excess <= 0:
-            wrapped.extend([False] * (rows - len(lines)))
+            wrapped.extend(bytes(rows - len(lines)))
             lines.extend([""] * (rows - len(lines)))
             return
         removed = lines[:excess]
         del lines[:excess]
         if page is self.main:
-            self.history.extend(map(store, removed), wrapped[:excess])
+            self.history.extend([store(line) for line in removed], wrapped[:excess])
         del wrapped[:excess]
         if cursor_y is not None:
             self.y = max(0, self.y - excess)
@@ -243,65 +242,11 @@ class Screen:
         """VT bytes that rebuild this screen in a fresh terminal of the same size."""
         return render_snapshot(self, scrollback)
 
-    # -- printing (the hot path) ----------------------------------------------------------
+    # -- printing (the hot path: loopsy.terminal.printing) ---------------------------------
 
-    def print_text(self, text: str) -> None:
-        table = self._table
-        if table is not None:
-            text = text.translate(table)
-        if text.isascii():
-            self._print_narrow(text)
-            return
-        print_mixed(self, text)
-
-    def _print_narrow(self, text: str) -> None:
-        """Print characters that each take exactly one cell."""
-        cols = self.cols
-        pen = self.pen
-        page = self.page
-        lines = page.lines
-        n = len(text)
-        pos = 0
-        while pos < n:
-            if self.wrap_pending:
-                self.wrap()
-            x = self.x
-            y = self.y
-            room = cols - x
-            if n - pos > room and not self.autowrap:
-                chunk = text[pos:pos + room - 1] + text[n - 1]
-                pos = n
-            else:
-                chunk = text[pos:pos + room]
-                pos += len(chunk)
-            count = len(chunk)
-            end = x + count
-            line = lines[y]
-            if line.__class__ is str and pen is DEFAULT and not self.insert:
-                # Default-style text on a plain row stays a plain row (one str splice).
-                plain = str(line)
-                if x >= len(plain):
-                    lines[y] = plain + " " * (x - len(plain)) + chunk
-                else:
-                    lines[y] = plain[:x] + chunk + plain[end:]
-            else:
-                row = page.row(y)
-                if self.insert:
-                    page.insert_chars(y, x, count, DEFAULT)
-                chars = row.chars
-                if chars[x] == "" and x > 0:
-                    chars[x - 1] = " "
-                if end < cols and chars[end] == "":
-                    chars[end] = " "
-                chars[x:end] = chunk
-                row.styles[x:end] = [pen] * count
-            self._dirty.add(y)
-            if end >= cols:
-                self.x = cols - 1
-                self.wrap_pending = self.autowrap
-            else:
-                self.x = end
-        self.last_char = text[n - 1]
+    print_text = printing.print_text
+    print_narrow = printing.print_narrow
+    styled = printing.styled
 
     # -- parser callbacks (the meanings live in loopsy.terminal.controls) -----------------
 
@@ -326,7 +271,7 @@ class Screen:
             self._scroll_one(page)
         elif y < self.rows - 1:
             self.y = y + 1
-            page.wrapped[y + 1] = False
+            page.wrapped[y + 1] = 0
         self.wrap_pending = False
 
     def index(self) -> None:
@@ -349,7 +294,7 @@ class Screen:
             self._scroll_one(page)
         elif y < self.rows - 1:
             y = self.y = y + 1
-        page.wrapped[y] = True
+        page.wrapped[y] = 1
         self.x = 0
         self.wrap_pending = False
 
@@ -360,7 +305,7 @@ class Screen:
         wrapped = page.wrapped[top]
         removed = page.scroll_up(top, page.bottom, 1, erase_style(self.pen))
         if top == 0 and page is self.main:
-            self.history.push(store(removed[0]), wrapped)
+            self.history.push(store(removed[0]), bool(wrapped))
         self._all_dirty = True
 
     def crlf(self) -> None:
@@ -441,6 +386,8 @@ def _check_size(cols: int, rows: int) -> None:
 def _is_blank(line: ScreenLine) -> bool:
     if line.__class__ is str:
         return not str(line).strip(" ")
+    if isinstance(line, SpanRow):
+        return not line.text.strip(" ") and all(style == DEFAULT for style, _ in line.spans)
     assert isinstance(line, Row)
     return line.chars.count(" ") == len(line.chars) and line.styles.count(DEFAULT) == len(
         line.styles

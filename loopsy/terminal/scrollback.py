@@ -9,7 +9,7 @@ bound, pushed and dropped with their lines, so plain lines stay bare ``str``.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 
 from loopsy.terminal.lines import Stored
 
@@ -21,7 +21,7 @@ class Scrollback:
 
     def __init__(self, maxlen: int) -> None:
         self.lines: deque[Stored] = deque(maxlen=maxlen)
-        self.wraps: deque[bool] = deque(maxlen=maxlen)
+        self.wraps: deque[int] = deque(maxlen=maxlen)  # 1: the line continues the one before
 
     @property
     def maxlen(self) -> int:
@@ -40,16 +40,24 @@ class Scrollback:
         self.lines.append(line)
         self.wraps.append(wrapped)
 
-    def extend(self, lines: Iterable[Stored], wraps: Iterable[bool]) -> None:
-        """Add lines and their flags (the same number of each)."""
+    def extend(self, lines: Sequence[Stored], flags: bytes | bytearray) -> None:
+        """Add ``lines`` and their wrap flags (a byte each, 1 for a line that continues the
+        line before it): a deque takes both at C speed."""
         self.lines.extend(lines)
-        self.wraps.extend(wraps)
+        self.wraps.extend(flags)
 
     def clear(self) -> None:
         self.lines.clear()
         self.wraps.clear()
 
     def wrapped(self, index: int) -> bool:
-        """True when line ``index`` continues the line before it. The oldest line kept
-        continues nothing: whatever it continued has been dropped."""
-        return index > 0 and self.wraps[index]
+        """True when line ``index`` (0 the oldest) continues the line before it. The
+        oldest line kept continues nothing: whatever it continued has been dropped."""
+        return index > 0 and bool(self.wraps[index])
+
+    def flags(self) -> list[bool]:
+        """Every line's :meth:`wrapped`, oldest first."""
+        flags = list(map(bool, self.wraps))
+        if flags:
+            flags[0] = False
+        return flags

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from loopsy.terminal.lines import Row, ScreenLine, Stored, StyledLine, to_row
+from loopsy.terminal.lines import Row, ScreenLine, SpanRow, Stored, StyledLine, to_row
 from loopsy.terminal.modes import DEFAULT_DEC_MODES, DecMode
 from loopsy.terminal.page import Page, SavedCursor
 from loopsy.terminal.style import DEFAULT, Style, erase_style, sgr
@@ -74,8 +74,10 @@ class _Writer:
                 return
         elif continued or fill:
             pass
-        elif isinstance(line, StyledLine) and line.text.isascii() and len(line.text) <= cols:
-            # Scrollback lines go out straight from their spans (one cell per character).
+        elif isinstance(line, (StyledLine, SpanRow)) and line.text.isascii() and (
+            len(line.text) <= cols
+        ):
+            # Lines kept as spans go out straight from them (one cell per character).
             text, parts, x = line.text, self.parts, 0
             for style, count in line.spans:
                 chunk = text[x:x + count]
@@ -139,7 +141,7 @@ def render_snapshot(screen: Screen, scrollback: int | None) -> bytes:
     if screen.title:
         out.write(f"\x1b]2;{screen.title}\x07")
     history = list(screen.history)
-    wraps = list(screen.history.wraps)
+    wraps = screen.history.flags()
     if scrollback is not None:
         first = max(0, len(history) - max(0, scrollback))
         del history[:first]
@@ -148,7 +150,7 @@ def render_snapshot(screen: Screen, scrollback: int | None) -> bytes:
     # Whether each written line continues the one before it (the first continues nothing).
     if wraps:
         wraps[0] = False
-    wraps += [bool(wraps or y) and main.wrapped[y] for y in range(rows)]
+    wraps += [bool((wraps or y) and main.wrapped[y]) for y in range(rows)]
     wraps.append(False)
     lines = [*history, *main.lines]
     lines.append("")

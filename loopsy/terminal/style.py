@@ -6,7 +6,6 @@ rows can hold references to a handful of shared objects instead of one object pe
 
 from __future__ import annotations
 
-import re
 from typing import Any, NamedTuple, TypeAlias
 
 #: ``None`` is the terminal's default colour; an ``int`` is a palette index (0-7 the ANSI
@@ -37,8 +36,16 @@ DEFAULT = Style()
 _CACHE_LIMIT = 4096
 
 _interned: dict[Style, Style] = {DEFAULT: DEFAULT}
-_transitions: dict[tuple[Style, str], Style] = {}
+#: The pen after a run of SGR sequences from a pen: the memo of apply_sgr_run, which the
+#: printing hot path looks up itself before calling it.
+TRANSITIONS: dict[tuple[Style, str], Style] = {}
 _sgr_text: dict[Style, str] = {}
+# What a run does to any pen: (starts from DEFAULT?, ((field index, value), ...)). Parsed
+# once per run, so a pen not seen with that run before costs a tuple build, not a parse.
+_Delta: TypeAlias = tuple[bool, tuple[tuple[int, Any], ...]]
+_deltas: dict[str, _Delta] = {}
+_FIELD = {name: index for index, name in enumerate(Style._fields)}
+_new_tuple = tuple.__new__
 
 
 def intern(style: Style) -> Style:
@@ -55,15 +62,41 @@ def intern(style: Style) -> Style:
 
 def apply_sgr(pen: Style, params: str) -> Style:
     """The pen after ``CSI params m``; ``params`` is the raw parameter string."""
-    key = (pen, params)
-    found = _transitions.get(key)
+    return apply_sgr_run(pen, f"\x1b[{params}m")
+
+
+def apply_sgr_run(pen: Style, run: str) -> Style:
+    """The pen after ``run``: one or more whole ``ESC [ params m`` sequences."""
+    key = (pen, run)
+    found = TRANSITIONS.get(key)
     if found is not None:
         return found
-    result = intern(_apply(pen, params))
-    if len(_transitions) >= _CACHE_LIMIT:
-        _transitions.clear()
-    _transitions[key] = result
+    delta = _deltas.get(run)
+    if delta is None:
+        if len(_deltas) >= _CACHE_LIMIT:
+            _deltas.clear()
+        delta = _deltas[run] = _parse_run(run)
+    reset, changes = delta
+    values = list(DEFAULT if reset else pen)
+    for index, value in changes:
+        values[index] = value
+    result = intern(_new_tuple(Style, values))
+    if len(TRANSITIONS) >= _CACHE_LIMIT:
+        TRANSITIONS.clear()
+    TRANSITIONS[key] = result
     return result
+
+
+def _parse_run(run: str) -> _Delta:
+    reset = False
+    changes: dict[str, Any] = {}
+    for params in run[2:-1].split("m\x1b["):
+        starts_over, more = _parse(params)
+        if starts_over:
+            reset, changes = True, more
+        else:
+            changes.update(more)
+    return reset, tuple((_FIELD[name], value) for name, value in changes.items())
 
 
 def _number(text: str) -> int:
@@ -109,17 +142,9 @@ _FLAGS_OFF = {22: ("bold", "dim"), 23: ("italic",), 24: ("underline",), 25: ("bl
               27: ("reverse",), 28: ("hidden",), 29: ("strike",)}
 
 
-_TRUECOLOR = re.compile(r"([34])8;2;(\d{1,3});(\d{1,3});(\d{1,3})")
-
-
-def _apply(pen: Style, params: str) -> Style:
-    simple = _TRUECOLOR.fullmatch(params)
-    if simple is not None:
-        r, g, b = int(simple[2]), int(simple[3]), int(simple[4])
-        if r < 256 and g < 256 and b < 256:
-            rgb = (r, g, b)
-            return pen._replace(fg=rgb) if simple[1] == "3" else pen._replace(bg=rgb)
+def _parse(params: str) -> tuple[bool, dict[str, Any]]:
     words = params.split(";") if params else [""]
+    reset = False
     changes: dict[str, Any] = {}
     i = 0
     while i < len(words):
@@ -137,7 +162,7 @@ def _apply(pen: Style, params: str) -> Style:
             continue
         code = _number(word)
         if code == 0:
-            pen, changes = DEFAULT, {}
+            reset, changes = True, {}
         elif code in _FLAGS_ON:
             changes[_FLAGS_ON[code]] = True
         elif code in _FLAGS_OFF:
@@ -160,7 +185,7 @@ def _apply(pen: Style, params: str) -> Style:
             i += used
             if color is not False and code != 58:
                 changes["fg" if code == 38 else "bg"] = color
-    return pen._replace(**changes) if changes else pen
+    return reset, changes
 
 
 def _color_params(color: Color, base: int) -> str:

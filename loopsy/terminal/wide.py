@@ -1,7 +1,8 @@
 """Printing text that is not all one-cell characters: wide (CJK, emoji) and combining.
 
-Runs of one-cell characters still go through the screen's slice-assignment path; only the
-wide and zero-width characters are placed one at a time.
+Text that fits the row being written is appended whole (:mod:`loopsy.terminal.printing`);
+here, runs of one-cell characters still go through the narrow path and only the wide and
+zero-width characters are placed one at a time.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from loopsy.terminal.lines import char_width
+from loopsy.terminal.lines import append_at, char_width
 
 if TYPE_CHECKING:
     from loopsy.terminal.screen import Screen
@@ -23,12 +24,28 @@ _UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
 def _width(ch: str) -> int:
+    """The width of ``ch``, remembered (printable ASCII is looked up here too, so that
+    widths() maps a whole string through the dict at C speed)."""
     width = _WIDTHS.get(ch)
     if width is None:
         if len(_WIDTHS) >= _WIDTHS_LIMIT:
             _WIDTHS.clear()
-        width = _WIDTHS[ch] = char_width(ch)
+        # An undecodable byte counts as zero here so that widths() sends it the slow way,
+        # where print_mixed shows it as U+FFFD (it never reaches the lookups below).
+        width = _WIDTHS[ch] = 0 if _UNDECODABLE.match(ch) else char_width(ch)
     return width
+
+
+def widths(text: str) -> int | None:
+    """Cells that ``text`` takes when every character takes one or two; None when some
+    takes none (a combining mark, an undecodable byte)."""
+    try:
+        found = list(map(_WIDTHS.__getitem__, text))
+    except KeyError:
+        found = list(map(_width, text))
+    if 0 in found:
+        return None
+    return sum(found)
 
 
 def print_mixed(screen: Screen, text: str) -> None:
@@ -44,14 +61,14 @@ def print_mixed(screen: Screen, text: str) -> None:
         if width == 1:
             continue
         if i > start:
-            screen._print_narrow(text[start:i])
+            screen.print_narrow(text[start:i])
         if width == 2:
             _print_wide_char(screen, ch)
         else:
             _combine(screen, ch)
         start = i + 1
     if start < len(text):
-        screen._print_narrow(text[start:])
+        screen.print_narrow(text[start:])
 
 
 def _combine(screen: Screen, mark: str) -> None:
@@ -89,18 +106,19 @@ def _print_wide_char(screen: Screen, ch: str) -> None:
         else:
             screen.x = cols - 2
     x, y = screen.x, screen.y
-    if screen.insert:
-        page.insert_chars(y, x, 2, screen.pen)
-    row = page.row(y)
-    chars = row.chars
-    if chars[x] == "" and x > 0:
-        chars[x - 1] = " "
     end = x + 2
-    if end < cols and chars[end] == "":
-        chars[end] = " "
-    chars[x] = ch
-    chars[x + 1] = ""
-    row.styles[x] = row.styles[x + 1] = screen.pen
+    if screen.insert or not append_at(page.lines, y, x, ch, 2, screen.pen):
+        if screen.insert:
+            page.insert_chars(y, x, 2, screen.pen)
+        row = page.row(y)
+        chars = row.chars
+        if chars[x] == "" and x > 0:
+            chars[x - 1] = " "
+        if end < cols and chars[end] == "":
+            chars[end] = " "
+        chars[x] = ch
+        chars[x + 1] = ""
+        row.styles[x] = row.styles[x + 1] = screen.pen
     screen.mark_dirty(y)
     screen.last_char = ch
     if end >= cols:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from loopsy.terminal import Screen
-from loopsy.terminal.lines import Row, line_runs, to_row
+from loopsy.terminal.lines import Row, SpanRow, cells_of, line_runs, to_row
 
 
 def _cells(line: Any, cols: int) -> tuple[tuple[str, ...], tuple[Any, ...]]:
@@ -56,8 +56,13 @@ def check_invariants(screen: Screen) -> None:
                 for x, cell in enumerate(line.chars):
                     if cell == "":
                         assert x > 0 and line.chars[x - 1] not in ("", " ")
+            elif isinstance(line, SpanRow):
+                assert 0 < line.cells <= screen.cols
+                assert sum(count for _, count in line.spans) == line.cells
+                assert all(count > 0 for _, count in line.spans)
+                assert len(cells_of(line.text)) == line.cells
+                assert len(line.text) <= line.cells
     assert len(screen.history) <= screen.history.maxlen
-    assert len(screen.history.lines) == len(screen.history.wraps)
 
 
 def roundtrip(screen: Screen) -> Screen:

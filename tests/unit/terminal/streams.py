@@ -54,6 +54,33 @@ def vt_token(draw: st.DrawFn) -> str:
 vt_stream = st.lists(vt_token(), max_size=60).map("".join)
 
 
+@st.composite
+def styled_token(draw: st.DrawFn) -> str:
+    """Mostly SGR runs with text after them (what rows written in colours are made of),
+    and what interrupts them: cursor moves, erases with a background, line ends, charsets,
+    wide characters and combining marks, a cut sequence."""
+    kind = draw(st.integers(0, 15))
+    if kind < 8:
+        runs = "".join(_sgr(draw) for _ in range(draw(st.integers(1, 2))))
+        prefix = "\x1b(B" if kind == 0 else ""
+        return prefix + runs + draw(st.sampled_from([*_WORDS, "", "x", "abc def "]))
+    n = draw(st.integers(0, 14))
+    return [
+        lambda: f"\x1b[{n};{draw(st.integers(0, 14))}H",
+        lambda: f"\x1b[{n}G",
+        lambda: f"\x1b[{draw(st.sampled_from(['', '41;', '0;']))}{draw(st.integers(0, 2))}K",
+        lambda: f"\x1b[48;5;{n}m\x1b[{n}X",
+        lambda: "\r\n",
+        lambda: draw(st.sampled_from(["\x1b(0", "\x1b)0", "\x0e", "\x0f", "\x1b[4h", "\x1b[4l",
+                                      "\x1b[2b"])),
+        lambda: draw(st.sampled_from(["\x1b[?7l", "\x1b[?7h", "\x1b[?1049h", "\x1b[?1049l"])),
+        lambda: draw(st.sampled_from(["e\u0301", "\udcff", "\x1b[38;2", "q"])),
+    ][kind - 8]()
+
+
+styled_stream = st.lists(styled_token(), max_size=40).map("".join)
+
+
 def agent_repaint(width: int, height: int, seed: int) -> bytes:
     """A Claude-Code-like full repaint: truecolor, box drawing, wide characters, a status
     bar with a background, the cursor parked in an input box."""

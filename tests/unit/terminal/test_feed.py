@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from loopsy.terminal import Screen
 from tests.unit.terminal import recorded
 from tests.unit.terminal.observe import check_invariants, observe
-from tests.unit.terminal.streams import agent_repaint, vt_stream
+from tests.unit.terminal.streams import agent_repaint, styled_stream, vt_stream
 
 SAMPLE = (
     "plain \x1b[1;38;2;10;20;30mbold truecolor\x1b[0m 中文😀 e\u0301\r\n"
@@ -61,6 +61,19 @@ def test_generated_streams_split_anywhere(stream: str, cuts: list[int]) -> None:
     data = stream.encode("utf-8", "surrogatepass")
     cuts = [cut for cut in cuts if cut <= len(data)]
     assert observe(fed_in_pieces(data, cuts, 9, 5)) == observe(fed_in_pieces(data, [], 9, 5))
+
+
+@settings(max_examples=300, deadline=None)
+@given(stream=styled_stream, cols=st.integers(1, 16), cuts=st.lists(st.integers(0, 300)))
+def test_styled_text_fast_paths_match_a_byte_at_a_time_feed(
+    stream: str, cols: int, cuts: list[int]
+) -> None:
+    """Whole feeds take the styled-block path (SGR runs and texts applied in one loop,
+    rows kept as spans); one byte at a time never does."""
+    data = stream.encode("utf-8", "surrogatepass")
+    whole = fed_in_pieces(data, [cut for cut in cuts if cut <= len(data)], cols, 5)
+    check_invariants(whole)
+    assert observe(whole) == observe(fed_in_pieces(data, list(range(len(data))), cols, 5))
 
 
 def _plain_payload(seed: int, size: int) -> bytes:
