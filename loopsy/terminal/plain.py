@@ -19,6 +19,8 @@ from loopsy.terminal.style import DEFAULT
 if TYPE_CHECKING:
     from loopsy.terminal.screen import Screen
 
+_PRINTABLE = bytes(range(0x20, 0x7F))
+
 def feed_plain(screen: Screen, text: str) -> None:
     """Apply ``text`` (printable characters, CR and LF only)."""
     first = text.find("\n")
@@ -28,13 +30,27 @@ def feed_plain(screen: Screen, text: str) -> None:
         return
     # The first line finishes wherever the cursor was; the block starts on a fresh row.
     _slow(screen, text[:first + 1])
+    # Above the bottom row (a fresh or cleared screen), lines go one by one until the
+    # cursor reaches it: at most a screenful.
+    start = first + 1
+    for _ in range(screen.rows):
+        if screen.y >= screen.rows - 1 or start > last:
+            break
+        end = text.find("\n", start) + 1
+        _slow(screen, text[start:end])
+        start = end
+    if start > last:
+        _slow(screen, text[start:])
+        return
     if _can_append(screen):
-        block = _block_rows(text[first + 1:last + 1], screen.cols, screen.autowrap)
+        # Lines that scroll past the screen and the whole scrollback can never be seen.
+        seen = screen.rows + screen.history.maxlen
+        block = _block_rows(text[start:last + 1], screen.cols, screen.autowrap, seen)
         if block is not None:
             _append(screen, *block)
             _slow(screen, text[last + 1:])
             return
-    _slow(screen, text[first + 1:])
+    _slow(screen, text[start:])
 
 
 def _can_append(screen: Screen) -> bool:
@@ -55,18 +71,20 @@ def _can_append(screen: Screen) -> bool:
 
 
 def _block_rows(
-    block: str, cols: int, autowrap: bool
+    block: str, cols: int, autowrap: bool, seen: int
 ) -> tuple[list[str], bytes | bytearray] | None:
     """The rows that ``block`` fills if it is a sequence of ``text\r\n`` lines, and their
-    wrap flags (a byte each: 1 for a row that continues the row before it)."""
+    wrap flags (a byte each: 1 for a row that continues the row before it). Of a block of
+    more than ``seen`` lines only the last ``seen`` are split (each fills a row or more,
+    so the rows of the lines before them scroll out of sight)."""
     if not block.isascii() or not block.endswith("\r\n"):
         return None
-    newlines = block.count("\n")
-    if block.count("\r") != newlines:
-        return None
-    lines = block.split("\r\n")[:-1]
-    if len(lines) != newlines:
+    # Its CRs and LFs, in order (one pass at C speed): they must all be CR LF pairs.
+    controls = block.encode("ascii").translate(None, _PRINTABLE)
+    newlines = len(controls) // 2
+    if controls != b"\r\n" * newlines:
         return None  # some CR or LF stands alone
+    lines = block.rsplit("\r\n", seen + 1)[-seen - 1:-1]  # the last ``seen`` lines, or all
     if max(map(len, lines)) <= cols:
         return lines, bytes(len(lines))
     if not autowrap:

@@ -106,6 +106,13 @@ class Screen:
         """Process program output (any bytes; split anywhere, even inside a character)."""
         decode = self._decoder.decode
         parser = self._parser
+        if len(data) > _SLICE and not data.translate(None, _PLAIN_BYTES) and parser.idle and not (
+            self._decoder.getstate()[0]
+        ):
+            # A flood of plain text in one piece: lines that scroll out of sight are skipped.
+            feed_plain(self, data.decode("ascii"))
+            self.version += 1
+            return
         for start in range(0, len(data), _SLICE):
             piece = data[start:start + _SLICE]
             # Output of `cat` and friends: nothing but printable ASCII, CR and LF (checked

@@ -108,6 +108,32 @@ def test_plain_fast_path_equals_slow_path(prefix: str, cols: int) -> None:
     assert observe(fast) == observe(slow)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 6),
+    scrollback=st.integers(0, 8),
+    lengths=st.lists(st.integers(0, 25), min_size=1, max_size=40),
+    start=st.sampled_from([b"", b"\x1b[3;1H", b"\x1b[99;1H", b"left over"]),
+)
+def test_a_flood_skips_only_lines_that_can_no_longer_be_seen(
+    rows: int, scrollback: int, lengths: list[int], start: bytes
+) -> None:
+    """One feed of over 64 KB of plain lines splits only the lines that the screen and
+    the scrollback can still show (lines of up to 25 characters at 10 columns wrap into
+    up to three rows); feeding a line at a time never skips."""
+    pattern = "\r\n".join("abcdefghijklmnopqrstuvwxy"[:n] for n in lengths) + "\r\n"
+    text = pattern * (70_000 // len(pattern) + 1)
+    data = start + text.encode() + b"tail"
+    whole = Screen(10, rows, scrollback=scrollback)
+    whole.feed(data)
+    check_invariants(whole)
+    single = Screen(10, rows, scrollback=scrollback)
+    single.feed(start)
+    for line in data[len(start):].splitlines(keepends=True):
+        single.feed(line)
+    assert observe(whole) == observe(single)
+
+
 def test_plain_fast_path_with_bare_newlines_and_carriage_returns() -> None:
     lines = [f"{i:06} " + "y" * (i % 50) for i in range(3000)]
     text = "\n".join(lines) + "\r\n" + "\r\n".join(lines) + "\rover\r\n" + "\r\r\n".join(lines)
