@@ -36,14 +36,7 @@ def styled(screen: Screen, run: str, text: str, rest: str) -> None:
     the row at the end. Anything else goes pair by pair through :func:`print_text`.
     """
     if not rest:
-        if run[1] == "(":
-            screen.g0 = "B"
-            screen.sync_charset()
-            run = run[3:]
-        pen = TRANSITIONS.get((screen.pen, run))
-        screen.pen = pen if pen is not None else apply_sgr_run(screen.pen, run)
-        if text:
-            print_text(screen, text)
+        _pair(screen, run, text)
         return
     pairs = [(run, text), *STYLED_PAIRS.findall(rest)]
     x = screen.x
@@ -128,16 +121,20 @@ def _commit(
 
 def _pairs(screen: Screen, pairs: list[tuple[str, str]], start: int) -> None:
     """Apply (SGR run, text) pairs one at a time, from ``start``."""
-    transitions = TRANSITIONS
     for run, text in pairs[start:] if start else pairs:
-        if run[1] == "(":
-            screen.g0 = "B"
-            screen.sync_charset()
-            run = run[3:]
-        pen = transitions.get((screen.pen, run))
-        screen.pen = pen if pen is not None else apply_sgr_run(screen.pen, run)
-        if text:
-            print_text(screen, text)
+        _pair(screen, run, text)
+
+
+def _pair(screen: Screen, run: str, text: str) -> None:
+    """One SGR run (perhaps after ``ESC ( B``), then the text after it."""
+    if run[1] == "(":
+        screen.g0 = "B"
+        screen.sync_charset()
+        run = run[3:]
+    pen = TRANSITIONS.get((screen.pen, run))
+    screen.pen = pen if pen is not None else apply_sgr_run(screen.pen, run)
+    if text:
+        print_text(screen, text)
 
 
 def print_text(screen: Screen, text: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import anyio
 import pytest
@@ -17,14 +16,6 @@ from loopsy.protocol.stream import Output, Snapshot
 from tests.relay_process import RelayProcess
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
-
-
-@pytest.fixture
-def relay() -> Iterator[RelayProcess]:
-    process = RelayProcess("--register-rate", "100")
-    process.start()
-    yield process
-    process.cleanup()
 
 
 async def wait_connected(client: LoopsyClient, timeout: float = 20) -> None:

@@ -8,7 +8,7 @@ import base64
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import anyio
@@ -31,14 +31,6 @@ from tests.relay_process import RelayProcess
 from tests.wiretap import Wiretap
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
-
-
-@pytest.fixture
-def relay() -> Iterator[RelayProcess]:
-    process = RelayProcess("--register-rate", "100")
-    process.start()
-    yield process
-    process.cleanup()
 
 
 @pytest.fixture

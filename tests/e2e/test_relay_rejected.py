@@ -27,14 +27,6 @@ from tests.relay_process import RelayProcess
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 
-@pytest.fixture
-def relay() -> Iterator[RelayProcess]:
-    process = RelayProcess("--register-rate", "100")
-    process.start()
-    yield process
-    process.cleanup()
-
-
 async def wait_state(client: LoopsyClient, state: str, timeout: float = 20) -> RelayStatus:
     with anyio.fail_after(timeout):
         while (status := await client.relay.status()).state != state:
