@@ -2,7 +2,9 @@
 Cloudflare account in one command, the Python counterpart of ``npx @loopsy/deploy-relay``.
 
 Steps: find wrangler; ask for a worker name and an optional custom domain; ``wrangler
-deploy`` from relay/ (wrangler runs its own browser login the first time); make sure the
+deploy`` from relay/ (on a terminal wrangler gets one too, so it runs its own browser login
+the first time and asks before taking over a custom domain or DNS record already in use;
+given pipes, it would do neither and override them silently); make sure the
 Worker has a PAIR_TOKEN_SECRET (32 random bytes, given to ``wrangler secret put`` on its
 stdin — never in argv, the environment, a file or a log); save the URL to
 ``$LOOPSY_HOME/relay.json``; offer to point the daemon at it.
@@ -39,6 +41,7 @@ REGISTRATION_NAME = "REGISTRATION_SECRET"
 DEFAULT_NAME = "loopsy-relay"
 WORKER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 WORKERS_DEV_URL = re.compile(r"https://[a-z0-9.-]+\.workers\.dev\b")
 CUSTOM_DOMAIN = re.compile(r"^\s+([a-z0-9.-]+\.[a-z]{2,63})\s+\(custom domain\b", re.MULTILINE)
 HEALTH_WAIT = 60.0
@@ -77,7 +80,7 @@ class Deployed:
 def parse_deploy_output(text: str) -> Deployed | None:
     """The relay's URL from ``wrangler deploy``'s output (``Published`` in wrangler 2 and early
     3, ``Deployed <name> triggers`` since): a custom domain first, else the workers.dev URL."""
-    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    plain = ANSI.sub("", text)
     dev = WORKERS_DEV_URL.search(plain)
     domains = tuple(dict.fromkeys(m.group(1) for m in CUSTOM_DOMAIN.finditer(plain)))
     if domains:
@@ -125,7 +128,7 @@ FAILURES: list[tuple[re.Pattern[str], str, str]] = [
 
 
 def explain_failure(step: str, output: str) -> LoopsyError:
-    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    plain = ANSI.sub("", output)
     for pattern, message, hint in FAILURES:
         if pattern.search(plain):
             return LoopsyError(f"{step} failed: {message}", hint=hint)
@@ -136,17 +139,39 @@ def explain_failure(step: str, output: str) -> LoopsyError:
     )
 
 
+def on_terminal() -> bool:
+    """Whether wrangler can be given a terminal of its own (see Runner.run)."""
+    return os.name == "posix" and sys.stdin.isatty() and sys.stderr.isatty()
+
+
 class Runner:
     """Runs wrangler in relay/, echoing its output (the login link included) to stderr."""
 
-    def __init__(self, wrangler: Wrangler, worker_dir: Path, echo: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        wrangler: Wrangler,
+        worker_dir: Path,
+        echo: Callable[[str], None],
+        *,
+        terminal: bool = False,
+    ) -> None:
         self.wrangler = wrangler
         self.worker_dir = worker_dir
         self.echo = echo
+        self.terminal = terminal
         self.env = {**os.environ, "WRANGLER_SEND_METRICS": "false"}
 
-    def run(self, args: Sequence[str], *, stdin: str | None = None) -> tuple[int, str]:
+    def run(
+        self, args: Sequence[str], *, stdin: str | None = None, interactive: bool = False
+    ) -> tuple[int, str]:
+        """Run wrangler; its exit code and output. ``interactive`` (with ``terminal``): its
+        output goes through a pseudo-terminal, as wrangler talks to a user only when both
+        its stdin and stdout are terminals: the browser login, the account choice, and the
+        question before it takes over a custom domain or DNS record in use (with a pipe for
+        stdout it overrides those without asking)."""
         command = [*self.wrangler.command, *args]
+        if interactive and self.terminal and stdin is None:
+            return self._run_on_terminal(command)
         try:
             proc = subprocess.Popen(
                 command,
@@ -172,6 +197,59 @@ class Runner:
             lines.append(line)
             self.echo(line.rstrip("\n"))
         return proc.wait(), "".join(lines)
+
+    def _run_on_terminal(self, command: list[str]) -> tuple[int, str]:
+        import pty
+        import select
+
+        master, slave = pty.openpty()
+        _copy_window_size(slave)
+        try:
+            # stdin stays this terminal: wrangler reads the user's answers from it.
+            proc = subprocess.Popen(
+                command, cwd=self.worker_dir, env=self.env, stdout=slave, stderr=slave
+            )
+        except OSError as exc:
+            os.close(master)
+            raise LoopsyError(
+                f"cannot run {command[0]}: {exc.strerror}", hint=INSTALL_HINT
+            ) from None
+        finally:
+            os.close(slave)
+        chunks: list[bytes] = []
+        out = sys.stderr.buffer
+        try:
+            while True:
+                ready, _, _ = select.select([master], [], [], 0.1)
+                if not ready:
+                    if proc.poll() is not None:
+                        break  # a helper it started may still hold the terminal open
+                    continue
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: every writer has gone
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+                out.write(data)  # as it comes: a question has no newline yet
+                out.flush()
+        finally:
+            os.close(master)
+        text = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+        return proc.wait(), text
+
+
+def _copy_window_size(fd: int) -> None:
+    """Give the pseudo-terminal the size of ours (wrangler draws its tables to fit)."""
+    import fcntl
+    import termios
+
+    try:
+        size = fcntl.ioctl(sys.stderr.fileno(), termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, size)
+    except OSError:
+        pass
 
 
 INSTALL_HINT = (
@@ -271,9 +349,20 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         ):  # fmt: skip
             raise LoopsyError("wrangler (Cloudflare's CLI) is not installed", hint=INSTALL_HINT)
         wrangler = Wrangler((npx, "--yes", f"wrangler@{pinned_wrangler(worker_dir)}"), "npx")
-    runner = Runner(wrangler, worker_dir, note)
+    runner = Runner(wrangler, worker_dir, note, terminal=on_terminal())
 
     home = LoopsyHome.from_env()
+    if args.lock_registration and args.no_configure:
+        raise LoopsyError(
+            "--lock-registration gives the new registration secret to this machine's daemon "
+            "(it is kept nowhere else), so it cannot go with --no-configure"
+        )
+    if not args.dry_run and not args.no_configure and not home.config_file.is_file():
+        # Found out before anything is deployed, not after.
+        raise LoopsyError(
+            f"no configuration at {home.config_file} to point the daemon at the relay",
+            hint="run `loopsy init` first (or deploy only: --no-configure)",
+        )
     saved = load_saved(home.relay_file)
     name = (args.name or ask("Worker name", str(saved.get("worker") or DEFAULT_NAME),
                              assume=args.yes)).strip().lower()  # fmt: skip
@@ -317,7 +406,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             return 0
 
         note(f"==> deploying worker {name!r} with wrangler ({wrangler.source})")
-        code, output = runner.run(deploy_args)
+        code, output = runner.run(deploy_args, interactive=True)
         if code != 0:
             raise explain_failure("wrangler deploy", output)
     finally:
@@ -330,6 +419,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             hint=f"find the URL in the Cloudflare dashboard, then `loopsy relay configure <url>`"
             f" (worker {name!r})",
         )
+    if domain and domain not in deployed.domains:
+        note(f"!! wrangler did not set up {domain} (see its message above): using {deployed.url}")
 
     note("==> checking the Worker's secrets")
     code, listing = runner.run(["secret", "list", "--name", name, "--format", "json"])
@@ -367,8 +458,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     healthy = wait_healthy(deployed.url, note, timeout=args.wait) if args.wait > 0 else False
     configured = False
-    if not args.no_configure and confirm(
-        f"Point this machine's daemon at {deployed.url}?", default=True, assume=args.yes
+    # --lock-registration asks no question: the daemon is the only keeper of that secret.
+    if not args.no_configure and (
+        args.lock_registration
+        or confirm(f"Point this machine's daemon at {deployed.url}?", default=True, assume=args.yes)
     ):
         # A rotated secret voids this daemon's credential: register again at once.
         configure_daemon(deployed.url, registration, renew=rotate)

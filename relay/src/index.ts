@@ -8,9 +8,8 @@ import { DeviceRelay } from "./device";
 import { type Env, pepper as pepperOf, settings } from "./env";
 import { ApiProblem, json, readBody, withSecurityHeaders } from "./http";
 import { equalText, randomSecret, sha256Hex, type Pepper } from "./keys";
-import type { Bucket } from "./limiter";
+import { type Bucket, RateLimiter, WINDOW } from "./limiter";
 import { PairIndex } from "./pairindex";
-import { RateLimiter } from "./limiter";
 import { VERSION } from "./version";
 import {
   b64url,
@@ -32,7 +31,6 @@ const DEVICE_ROUTES: Record<string, string[]> = {
   "/v1/phones": ["GET", "POST"],
 };
 const ITEM_ROUTE = /^\/v1\/(pairs|phones)\/([^/]*)$/;
-const WINDOW = 60;
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {

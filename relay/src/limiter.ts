@@ -9,6 +9,9 @@ import type { Env } from "./env";
 
 export type Bucket = "register" | "failure";
 
+// Every limit counts events over this many seconds (index.ts passes it as ``period``).
+export const WINDOW = 60;
+
 export class RateLimiter extends DurableObject<Env> {
   private readonly sql: SqlStorage;
 
@@ -52,8 +55,9 @@ export class RateLimiter extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const now = Date.now() / 1000;
-    // Every window is at most a few minutes: anything older than an hour is dead.
-    this.sql.exec("DELETE FROM events WHERE at <= ?", now - 3600);
+    // An event older than the window counts for nothing: delete it, so the next alarm (when
+    // the newest event leaves its window) finds fewer left, and the last one none.
+    this.sql.exec("DELETE FROM events WHERE at <= ?", now - WINDOW);
     const left = this.sql
       .exec<{ last: number | null }>("SELECT MAX(at) AS last FROM events")
       .one().last;
@@ -61,6 +65,6 @@ export class RateLimiter extends DurableObject<Env> {
       await this.ctx.storage.deleteAll();
       return;
     }
-    await this.ctx.storage.setAlarm(Math.max(now + 1, left + 60) * 1000);
+    await this.ctx.storage.setAlarm(Math.max(now + 1, left + WINDOW) * 1000);
   }
 }

@@ -74,6 +74,10 @@ describe("alarms", () => {
       state.storage.sql.exec<{ pair_id: string }>("SELECT pair_id FROM pairs").toArray(),
     );
     expect(left.map((r) => r.pair_id)).toEqual(["bbbbbbbbbbbbbbbb"]);
+    // The next cleanup is due when the open pair expires.
+    const alarm = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect((alarm as number) / 1000).toBeGreaterThan(Date.now() / 1000 + 500);
   });
 
   it("drop a registration nobody ever used", async () => {

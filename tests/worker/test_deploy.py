@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import pytest
 
 from loopsy.cli.relay_deploy import (
     WORKER_DIR,
+    Deployed,
     explain_failure,
     find_wrangler,
     parse_deploy_output,
@@ -220,6 +224,83 @@ def test_deploy_failures_are_clear(
     assert "loopsy: error: wrangler deploy failed: " in done.stderr and expected in done.stderr
     assert hint in done.stderr
     assert not cli.home.relay_file.exists()
+
+
+def on_terminal(cli: Cli, *args: str, timeout: float = 60) -> tuple[int, str, str]:
+    """``loopsy`` as a user runs it in a terminal (stdin and stderr a pseudo-terminal);
+    its exit code, stdout (a pipe, for --json) and what the terminal showed."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loopsy", *args], env=cli.env, stdin=slave,
+        stdout=subprocess.PIPE, stderr=slave,
+    )  # fmt: skip
+    os.close(slave)
+    shown = b""
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], timeout)
+            assert ready, f"no output for {timeout}s; so far: {shown!r}"
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            shown += data
+    finally:
+        os.close(master)
+    assert proc.stdout is not None
+    with proc.stdout:
+        stdout = proc.stdout.read().decode()
+    return proc.wait(timeout=timeout), stdout, shown.decode(errors="replace")
+
+
+def test_on_a_terminal_wrangler_gets_one_and_logs_in(cli: Cli, fake: FakeWrangler) -> None:
+    # wrangler logs in (and asks before taking over a domain in use) only when its stdin and
+    # stdout are terminals; piped, it says "non-interactive environment" and gives up.
+    cli.env["FAKE_WRANGLER_FAIL"] = "login"
+    code, stdout, shown = on_terminal(
+        cli, "relay", "deploy", "--yes", "--name", "my-relay", "--wait", "0", "--json"
+    )
+    assert code == 0, shown
+    assert "Opening a link in your default browser" in shown and "Successfully logged in" in shown
+    result = json.loads(stdout)
+    assert result["url"] == "https://my-relay.alice-example.workers.dev"
+    assert result["secret"] == "new" and result["configured"] is True
+    calls = fake.calls()
+    assert [(c["argv"][0], c["interactive"]) for c in calls] == [
+        ("deploy", True), ("secret", False), ("secret", False),
+    ]  # fmt: skip
+    secret = fake.secret("my-relay")
+    assert calls[2]["stdin"].strip() == secret and secret not in shown
+
+
+def test_piped_wrangler_output_names_its_urls_through_terminal_codes() -> None:
+    painted = "\x1b[?25l\x1b[2K\x1b[1G" + WRANGLER_CUSTOM_DOMAIN.replace("\n", "\r\n")
+    deployed = parse_deploy_output(painted.replace("\r\n", "\n"))
+    assert deployed == Deployed(
+        "https://relay.example.com",
+        "https://loopsy-relay.alice-example.workers.dev",
+        ("relay.example.com",),
+    )
+
+
+def test_without_a_config_nothing_is_deployed(cli: Cli, fake: FakeWrangler) -> None:
+    (cli.home.root / "config.yaml").unlink()
+    done = deploy(cli, "--name", "my-relay", check=False)
+    assert done.returncode == 1 and "loopsy init" in done.stderr and "--no-configure" in done.stderr
+    assert not fake.log.exists() and not cli.home.relay_file.exists()
+    assert deploy(cli, "--name", "my-relay", "--no-configure")["configured"] is False
+
+
+def test_lock_registration_needs_the_daemon_to_keep_its_secret(
+    cli: Cli, fake: FakeWrangler
+) -> None:
+    done = deploy(cli, "--name", "my-relay", "--lock-registration", "--no-configure", check=False)
+    assert done.returncode == 1 and "--no-configure" in done.stderr
+    assert not fake.log.exists()
 
 
 @pytest.mark.parametrize("name", ["Bad_Name", "-x", "a" * 64])
