@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from loopsy.protocol.errors import LoopsyError
 from loopsy.protocol.peers import PairingStatus
 from loopsy.tui.panel import dashboard, reporting
 
@@ -57,7 +58,12 @@ class PeerWaitScreen(ModalScreen[str | None]):
     async def wait_for_peer(self) -> None:
         client = dashboard(self).client
         with reporting(self, "Pairing"):
-            status = await client.peers.pairing_listen(WINDOW)
+            try:
+                status = await client.peers.pairing_listen(WINDOW)
+            except LoopsyError as exc:  # e.g. no mesh listener: say why here, not in a toast
+                hint = f"\n{exc.hint}" if exc.hint else ""
+                self.show(PairingStatus(state="failed", error=f"{exc.message}{hint}"))
+                return
             self.show(status)
             while status.state not in ("done", "failed", "expired"):
                 status = await client.peers.pairing_status(seen=status.state, wait=LONG_POLL)
@@ -89,7 +95,7 @@ class PeerWaitScreen(ModalScreen[str | None]):
             help_.update(
                 f"On the other machine run  loopsy pair {escape(first)}\n"
                 f"(or in its dashboard: Peers, c, {escape(first)}). "
-                f"This machine listens on {escape(where)}."
+                f"This machine listens on {escape(where)}. Esc cancels."
             )
 
     @on(Button.Pressed)

@@ -148,3 +148,9 @@ class PeersPanel(Panel):
             "Pair a machine: connect to a host", "Peers: type the code it shows",
             self.action_pair_connect,
         )
+        yield SystemCommand("Check peers now", "Peers: measure every peer again", self.action_check)
+        for peer in self.peers.values():
+            yield SystemCommand(
+                f"Remove peer {peer.name}", f"Peers: {peer.id} (asks first)",
+                lambda peer=peer: self.remove_peer(peer),
+            )

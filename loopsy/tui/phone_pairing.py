@@ -62,13 +62,14 @@ class PhonePairScreen(ModalScreen[str | None]):
             self.show_offer(offer)
             return
         self.query_one("#pair-title", Label).update(
-            "[b]Pair a phone[/b]  the daemon could not make an offer (see the message)."
+            "[b]Pair a phone[/b]  the daemon could not make an offer (see the message); "
+            "[b]Esc[/b] closes."
         )
 
     def show_offer(self, offer: PairOffer) -> None:
         self.offer = offer
         self.query_one("#pair-title", Label).update(
-            "[b]Pair a phone[/b]  scan this with the phone's camera:"
+            "[b]Pair a phone[/b]  scan this with the phone's camera ([b]Esc[/b] closes):"
         )
         code = qr_text(offer.url)
         self.query_one("#qr", Static).update(code)

@@ -105,3 +105,8 @@ class PhonesPanel(Panel):
 
     def commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Pair a phone", "Show a QR code and a code to type", self.action_pair)
+        for phone in self.phones.values():
+            yield SystemCommand(
+                f"Revoke {phone.name}", f"Phones: {phone.phone_id} must pair again (asks first)",
+                lambda phone=phone: self.revoke(phone),
+            )

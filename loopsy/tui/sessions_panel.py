@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
@@ -50,7 +51,7 @@ class SessionsPanel(Panel):
         Binding("k", "kill", "Kill"),
         Binding("r", "restart", "Restart"),
         Binding("x,delete", "remove", "Remove"),
-        Binding("d", "detach", "Detach pane"),
+        Binding("d", "detach", "Detach"),  # short: the footer fits 80 columns
     ]
     _LIST_ACTIONS = frozenset({"new", "kill", "restart", "remove", "detach"})
 
@@ -233,6 +234,27 @@ class SessionsPanel(Panel):
         self.query_one("#no-panes").display = False
         self.query_one("#panes").mount(pane)
         pane.focus()
+
+    def commands(self) -> Iterable[SystemCommand]:
+        for info in self.session_list.sessions.values():
+            if info.state == "running":
+                yield SystemCommand(
+                    f"Kill {info.name}", "Sessions: stop its program (asks first)",
+                    lambda info=info: self._kill(info),
+                )
+            yield SystemCommand(
+                f"Restart {info.name}", "Sessions: run its command again",
+                lambda info=info: self._restart(info),
+            )
+            yield SystemCommand(
+                f"Remove {info.name}", "Sessions: forget it (asks first)",
+                lambda info=info: self._remove(info),
+            )
+        for session_id, link in self.links.items():
+            yield SystemCommand(
+                f"Detach from {link.pane.terminal.name}", "Sessions: close its pane (it runs on)",
+                lambda session_id=session_id: self.detach(session_id),
+            )
 
     def action_detach(self) -> None:
         focused = self.app.focused

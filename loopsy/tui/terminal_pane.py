@@ -118,13 +118,15 @@ class TerminalPane(Widget, can_focus=True):
         self._painted_at = 0.0
         self._paint_timer: Timer | None = None
         self._buttons = 0
+        self._titles: tuple[str, str] | None = None
         self.update_titles()
 
     # -- painting ---------------------------------------------------------------------------
 
     def update_titles(self) -> None:
+        """Name on the border, state (size, scrolled back, exit, error) under it. Set only
+        when they change: setting a border title refreshes the whole pane."""
         term = self.terminal
-        self.border_title = term.name
         if term.error is not None:
             state = f"error: {term.error}"
         elif term.exit is not None:
@@ -133,6 +135,10 @@ class TerminalPane(Widget, can_focus=True):
             state = f"scrolled back {term.scroll}"
         else:
             state = f"{term.cols}×{term.rows}"
+        if (term.name, state) == self._titles:
+            return
+        self._titles = (term.name, state)
+        self.border_title = term.name
         self.border_subtitle = state
 
     def request_repaint(self) -> None:
@@ -160,6 +166,7 @@ class TerminalPane(Widget, can_focus=True):
                 if cell is not None:
                     dirty.add(cell[1])
             self._cursor = cursor
+        self.update_titles()  # an exit or a lost stream changes no row
         if not dirty:
             return
         width = self.size.width
@@ -170,7 +177,6 @@ class TerminalPane(Widget, can_focus=True):
             for y in dirty:
                 self._strips.pop(y, None)
             self.refresh(*(Region(0, y, width, 1) for y in dirty))
-        self.update_titles()
 
     def render_line(self, y: int) -> Strip:
         term = self.terminal

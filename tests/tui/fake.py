@@ -62,6 +62,8 @@ class FakeAttachment:
         self.incoming, self._frames = channel()
 
     async def __aenter__(self) -> FakeAttachment:
+        if not self.fake.running:
+            raise DaemonNotRunning("no Loopsy daemon answers at /tmp/fake/loopsyd.sock")
         self.fake.attachments.append(self)
         screen = self.fake.screens.get(self.ref, b"")
         self.incoming.send_nowait(stream.Attached(0, len(screen), self.cols, self.rows, 1 << 20, 1))

@@ -24,13 +24,29 @@ async def test_sessions_list(fake: FakeClient, snap) -> None:
     """The Sessions tab: four sessions (claude-1 running, build running, shell-1 exited 0,
     codex-1 awaiting approval) with agent, cwd and age; the status bar shows version 0.1.0,
     node workstation, up 2h 05m, relay connected with 1 phone, LAN off, 1 approval
-    waiting; the footer lists New, Attach, Kill, Restart, Remove, Detach pane."""
+    waiting; the footer lists New, Attach, Kill, Restart, Remove, Detach."""
     app = fake_app(fake)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: rows(app) == 4, "the session list")
         app.query_one(SessionList).focus()
         await settle(pilot)
         assert snap(app)
+
+
+async def test_the_footer_fits_80_columns(fake: FakeClient) -> None:
+    """Every key of the session list, Quit included, shows whole beside the palette's."""
+    from textual.widgets._footer import FooterKey
+
+    app = fake_app(fake)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: rows(app) == 4, "the session list")
+        app.query_one(SessionList).focus()
+        await settle(pilot)
+        keys = list(app.screen.query(FooterKey))
+        palette = next(k for k in keys if k.has_class("-command-palette"))
+        shown = [k for k in keys if k is not palette]
+        assert [k.description for k in shown][-1] == "Quit"
+        assert all(k.region.right <= palette.region.x for k in shown)
 
 
 def attachment(fake: FakeClient, ref: str):
@@ -180,6 +196,22 @@ async def test_exit_event_updates_the_list_and_the_pane(fake: FakeClient) -> Non
         assert "exited 2" in str(table.get_row("e5f6a7b8")[1])
         fake.emit("sessions", "session.removed", {"id": "e5f6a7b8", "name": "build"})
         await until(pilot, lambda: "e5f6a7b8" not in table.sessions, "the removal")
+
+
+async def test_a_lost_stream_shows_in_the_pane_until_it_is_back(fake: FakeClient) -> None:
+    app = fake_app(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        found = await open_pane(pilot, app, fake, row=1)
+        fake.running = False  # the daemon stops: the stream ends, attaching again fails
+        attachment(fake, "e5f6a7b8").close()
+        await until(pilot, lambda: "reconnecting" in str(found.border_subtitle), "the state")
+        fake.running = True
+        await until(
+            pilot, lambda: len([a for a in fake.attachments if a.ref == "e5f6a7b8"]) == 2,
+            "the attach again",
+        )
+        await until(pilot, lambda: "reconnecting" not in str(found.border_subtitle), "back")
+        assert str(found.border_subtitle).endswith(f"{found.terminal.rows}")
 
 
 async def test_the_mouse_works(fake: FakeClient) -> None:

@@ -4,8 +4,9 @@ picker; the command palette; starting the daemon when none runs."""
 from __future__ import annotations
 
 import pytest
-from textual.widgets import DataTable, Input, RichLog
+from textual.widgets import DataTable, Input, Label, RichLog
 
+from loopsy.protocol.errors import Unavailable
 from loopsy.protocol.peers import PairingStatus
 from loopsy.protocol.phones import PairState
 from loopsy.tui.app import LoopsyApp
@@ -85,6 +86,28 @@ async def test_pair_a_peer_by_showing_the_code(fake: FakeClient, snap) -> None:
         assert ("pairing-decide", True) in fake.calls
 
 
+async def test_pairing_refused_says_why_in_the_dialog(fake: FakeClient) -> None:
+    """A daemon without a mesh listener refuses to open the pairing window: the dialog says
+    so and how to fix it (not 'opening the pairing window…' forever)."""
+    async def refuse(*args: object) -> None:
+        raise Unavailable("this daemon does not listen for peers", hint="loopsy start --lan")
+
+    fake.peers.pairing_listen = refuse
+    app = fake_app(fake)
+    async with app.run_test(size=SIZE) as pilot:
+        await show(pilot, app, "2", "peers-table")
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, PeerWaitScreen), "the dialog")
+        screen = app.screen
+        await until(pilot, lambda: screen.status.state == "failed", "the failure")
+        title = str(screen.query_one("#peer-title", Label).render())
+        help_ = str(screen.query_one("#peer-help", Label).render())
+        assert "Pairing failed" in title
+        assert "does not listen for peers" in help_ and "loopsy start --lan" in help_
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, PeerWaitScreen), "closed")
+
+
 async def test_pair_with_a_host(fake: FakeClient) -> None:
     fake.pairing_steps = [
         PairingStatus(role="initiator", state="code_ready", peer_name="laptop",
@@ -123,9 +146,9 @@ async def test_phones(fake: FakeClient, snap) -> None:
 
 
 async def test_pair_a_phone_from_the_qr_code(fake: FakeClient, snap) -> None:
-    """Pairing a phone: a dialog with a black-on-white QR code of the offer's URL, the URL
-    under it, 'then type this code on the phone:  314 159' in bold, and 'Valid for 5m
-    more, once'."""
+    """Pairing a phone: a dialog with a black-on-white QR code of the offer's URL (the title
+    says Esc closes), the URL under it, 'then type this code on the phone:  314 159' in
+    bold, and 'Valid for 5m more, once'."""
     app = fake_app(fake)
     async with app.run_test(size=(120, 48)) as pilot:
         await show(pilot, app, "3", "phones-table")
@@ -134,6 +157,7 @@ async def test_pair_a_phone_from_the_qr_code(fake: FakeClient, snap) -> None:
         screen = app.screen
         await until(pilot, lambda: screen.offer is not None, "the offer")
         await settle(pilot)
+        assert "Esc" in str(screen.query_one("#pair-title", Label).render())
         assert snap(app)
         fake.pair_states = [
             PairState(pair_id="pair-1", state="paired", attempts_left=5, phone_id="ph-new",
@@ -283,15 +307,27 @@ async def test_command_palette_lists_the_actions(fake: FakeClient) -> None:
     app = fake_app(fake)
     async with app.run_test(size=SIZE) as pilot:
         await show(pilot, app, "4", "approvals-table")
+        await until(pilot, lambda: app.query_one(PhonesPanel).phones, "the phones")
+        await until(pilot, lambda: app.query_one(PeersPanel).peers, "the peers")
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for wanted in ("New session", "Attach to claude-1", "Pair a phone",
                        "Pair a machine: show the code here", "Filter the audit log",
-                       "Go to Inbox", "Acknowledge the selected message"):
+                       "Go to Inbox", "Acknowledge the selected message",
+                       "Kill build", "Restart shell-1", "Remove shell-1", "Revoke Pixel 8",
+                       "Remove peer nas", "Check peers now"):
             assert wanted in titles, wanted
+        assert "Kill shell-1" not in titles  # it exited
         assert any(t.startswith("Allow: phone:pixel asks") for t in titles)
         await pilot.press("ctrl+p")
         await pilot.press(*"attach to build", "enter")
         await until(pilot, lambda: app.query("TerminalPane"), "the pane from the palette")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Detach from build" in titles
+        await pilot.press("ctrl+right_square_bracket", "ctrl+p")
+        await pilot.press(*"kill build", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await until(pilot, lambda: ("kill", "e5f6a7b8") in fake.calls, "the kill")
 
 
 async def test_no_daemon_offers_to_start_one(fake: FakeClient, snap) -> None:
