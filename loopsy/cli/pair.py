@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Any
 
@@ -78,7 +79,7 @@ async def _wait(client: Any, args: argparse.Namespace) -> int:
     import anyio
 
     from loopsy.cli.output import emit_json, note, say
-    from loopsy.protocol.errors import LoopsyError
+    from loopsy.protocol.errors import Conflict, LoopsyError
 
     status = await client.peers.pairing_listen(args.timeout)
     where = " or ".join(status.listen) or "this machine's address"
@@ -86,15 +87,23 @@ async def _wait(client: Any, args: argparse.Namespace) -> int:
     note(f"On the other machine run:  loopsy pair {status.listen[0] if status.listen else 'HOST'}")
     note(f"(this machine listens on {where})")
     try:
+        status = await client.peers.pairing_status(seen=status.state, wait=25)
         while True:
-            status = await client.peers.pairing_status(seen=status.state, wait=25)
             if status.state == "code_ready":
-                say(f"\n  Pairing code:  {status.code[:3]} {status.code[3:]}\n")
+                code = status.code
+                say(f"\n  Pairing code:  {code[:3]} {code[3:]}\n")
                 say(f"  {status.peer_name} ({status.peer_id}) at {status.peer_address}")
                 answer = await anyio.to_thread.run_sync(
                     _ask, "Does the other machine show this same code? [y/N] "
                 )
-                status = await client.peers.pairing_decide(answer)
+                try:
+                    status = await client.peers.pairing_decide(answer, code)
+                except Conflict:
+                    # That attempt ended while the question was on screen (wrong codes typed
+                    # there, it gave up, another took its place): say so, look again.
+                    status = await client.peers.pairing_status()
+                    note(f"That attempt ended ({status.error or 'gone'}); nothing was decided.")
+                    continue
                 if not answer:
                     note("Rejected. Still waiting (three rejections close the window).")
             elif status.state == "done":
@@ -103,6 +112,7 @@ async def _wait(client: Any, args: argparse.Namespace) -> int:
                 raise LoopsyError(
                     f"pairing {status.state}: {status.error}", hint="run `loopsy pair` again"
                 )
+            status = await client.peers.pairing_status(seen=status.state, wait=25)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await client.peers.pairing_cancel()
@@ -130,20 +140,33 @@ async def _initiate(client: Any, host: str, port: int, args: argparse.Namespace)
     status = await client.peers.pairing_connect(host, port)
     note(f"Connected to {status.peer_name} ({status.peer_id}); it now shows a 6-digit code.")
     code = args.code
-    for _ in range(3):
-        if code is None:
-            code = await anyio.to_thread.run_sync(_read_code)
-        try:
-            note("Waiting for the other machine to confirm the code...")
-            status = await client.peers.pairing_verify(code)
-            break
-        except Forbidden as exc:
-            if "attempt" not in exc.message or args.code is not None:
-                raise
-            note(f"{exc.message}.")
-            code = None
-    else:
-        raise LoopsyError("pairing failed", hint="run `loopsy pair` again on both machines")
+    try:
+        for _ in range(3):
+            if code is None:
+                code = await anyio.to_thread.run_sync(_read_code)
+            try:
+                note("Waiting for the other machine to confirm the code...")
+                status = await client.peers.pairing_verify(code)
+                break
+            except Forbidden as exc:
+                if "attempt" not in exc.message:
+                    raise
+                if args.code is not None:
+                    raise LoopsyError(
+                        "wrong code",
+                        hint=f"run `loopsy pair {args.address}` again and type the code the "
+                        "other machine shows then",
+                    ) from None
+                note(f"{exc.message}.")
+                code = None
+        else:
+            raise LoopsyError("pairing failed", hint="run `loopsy pair` again on both machines")
+    except BaseException:
+        # Whatever ends this run early (a wrong --code, Ctrl-C) ends the attempt over there
+        # too, so the waiting machine drops it and takes the next one at once.
+        with anyio.CancelScope(shield=True), contextlib.suppress(LoopsyError):
+            await client.peers.pairing_verify(None, accept=False)
+        raise
     if args.json:
         emit_json(status)
     else:

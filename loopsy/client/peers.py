@@ -51,9 +51,13 @@ class PeersApi:
         )
         return PairingStatus.model_validate_json(response.content)
 
-    async def pairing_decide(self, accept: bool) -> PairingStatus:
+    async def pairing_decide(self, accept: bool, code: str | None = None) -> PairingStatus:
+        """Accept or reject; ``code`` (the one shown) makes it 409 if that attempt ended."""
+        body: dict[str, bool | str] = {"accept": accept}
+        if code is not None:
+            body["code"] = code
         return await self._client.call_model(
-            "POST", "/peers/pairing/decide", PairingStatus, json_body={"accept": accept}
+            "POST", "/peers/pairing/decide", PairingStatus, json_body=body
         )
 
     async def pairing_cancel(self) -> PairingStatus:

@@ -4,8 +4,10 @@ server itself never opens the paths it is given)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,6 +15,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel
 
 from loopsy.mcp_server.deps import deps, failures, tool
+from loopsy.protocol.errors import LoopsyError
 from loopsy.protocol.files import FileListing
 
 
@@ -23,6 +26,16 @@ class Transferred(BaseModel):
     destination: str
     size: int
     sha256: str
+
+
+@contextlib.contextmanager
+def _side(doing: str) -> Iterator[None]:
+    """Two machines take part in a transfer: say which one failed, and at what."""
+    try:
+        yield
+    except LoopsyError as exc:
+        exc.message = f"{doing}: {exc.message}"
+        raise
 
 
 def register(server: MCPServer[Any]) -> None:
@@ -41,12 +54,16 @@ def register(server: MCPServer[Any]) -> None:
         an existing destination."""
         d = deps(ctx)
         stage = Path(tempfile.mkdtemp(prefix="loopsy-mcp-"))
+        here, there = "this machine", repr(peer)
         try:
             with failures():
                 remote = await d.target(peer)
                 src, dst = (d.local, remote) if direction == "push" else (remote, d.local)
-                pulled = await src.files.pull(source, stage / "file")
-                written = await dst.files.push(stage / "file", destination, overwrite=overwrite)
+                src_at, dst_at = (here, there) if direction == "push" else (there, here)
+                with _side(f"reading the source on {src_at}"):
+                    pulled = await src.files.pull(source, stage / "file")
+                with _side(f"writing the destination on {dst_at}"):
+                    written = await dst.files.push(stage / "file", destination, overwrite=overwrite)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
         return Transferred(

@@ -232,11 +232,18 @@ class Pairing:
         window.state = "code_ready"
         self._notify()
 
-    def decide(self, accept: bool) -> PairingStatus:
+    def decide(self, accept: bool, code: str | None = None) -> PairingStatus:
+        """The user's answer; ``code``, the code they were shown, binds it to that attempt
+        (one that ended while they looked, replaced by another, is not decided blindly)."""
         window = self._open_window()
         responder = window.responder
         if window.state != "code_ready" or responder is None:
             raise Conflict("there is no code to accept yet", hint="wait for the other machine")
+        if code is not None and not secrets.compare_digest(responder.code, code):
+            raise Conflict(
+                "that code belongs to an attempt that has ended",
+                hint="decide on the code shown now",
+            )
         if accept:
             responder.accept()
             window.state, window.accepted = "verified", True

@@ -108,8 +108,11 @@ class PeerWaitScreen(ModalScreen[str | None]):
 
     @work(group="peer-decide")
     async def decide(self, accept: bool) -> None:
+        # The code on screen goes with the answer: if that attempt ended meanwhile (and
+        # another machine's took its place), the daemon refuses instead of deciding that one.
+        shown = self.status.code
         with reporting(self, "Pairing"):
-            self.show(await dashboard(self).client.peers.pairing_decide(accept))
+            self.show(await dashboard(self).client.peers.pairing_decide(accept, shown))
 
     def action_close(self) -> None:
         self.cancel_and_close()

@@ -17,7 +17,7 @@ from mcp import Client, StdioServerParameters
 
 from loopsy.config import load_config, save_config
 from tests.conftest import Cli
-from tests.e2e.mesh_processes import env_for, mesh_home, pair_with_cli
+from tests.e2e.mesh_processes import Interactive, env_for, mesh_home, pair_with_cli
 from tests.helpers.sessions import kill_holders
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -88,6 +88,41 @@ def test_pair_refuses_without_the_mesh(cli: Cli) -> None:
     assert "does not listen for peers" in result.stderr and "--lan" in result.stderr
     bad = cli("pair", "not a host", check=False)
     assert bad.returncode == 1 and "HOST" in bad.stderr
+
+
+def test_a_wrong_code_given_with_code_frees_the_waiting_machine(
+    two_clis: tuple[Cli, Cli],
+) -> None:
+    """`loopsy pair HOST --code WRONG` gives up the attempt there too: A's prompt says so
+    instead of failing on 'no code to accept', and B can run again at once."""
+    a, b = two_clis
+    waiting = Interactive(a, "pair", "--timeout", "60")
+    try:
+        address = waiting.expect(r"loopsy pair (127\.0\.0\.1:\d+)").group(1)
+        guess = Interactive(b, "pair", address, "--code", "000000")  # wrong but 1 in 10**6
+        assert guess.finish() == 1, guess.seen
+        guess.kill()
+        assert "wrong code" in guess.seen and "attempts left" not in guess.seen
+        assert f"pair {address}" in guess.seen  # the hint: run it again
+        waiting.expect(r"Pairing code:\s+\d{3} \d{3}")
+        waiting.expect(r"\[y/N\]", anywhere=True)
+        waiting.send("y\n")  # about the attempt that has just ended
+        waiting.expect(r"That attempt ended \(the other machine gave up")
+        joining = Interactive(b, "pair", address)
+        try:
+            code = waiting.expect(r"Pairing code:\s+(\d{3}) (\d{3})")
+            joining.expect(r"Type the code")
+            joining.send(code.group(1) + code.group(2) + "\n")
+            waiting.expect(r"\[y/N\]", anywhere=True)
+            waiting.send("y\n")
+            assert joining.finish() == 0, joining.seen
+            assert waiting.finish() == 0, waiting.seen
+        finally:
+            joining.kill()
+    finally:
+        waiting.kill()
+    peers = json.loads(b("peers", "list", "--json").stdout)
+    assert [(p["name"], p["paired"]) for p in peers] == [("alpha", True)]
 
 
 def test_done_when_an_agent_builds_on_the_other_machine(two_clis: tuple[Cli, Cli]) -> None:

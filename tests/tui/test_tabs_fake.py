@@ -83,7 +83,7 @@ async def test_pair_a_peer_by_showing_the_code(fake: FakeClient, snap) -> None:
         assert snap(app)
         await pilot.press("y")
         await until(pilot, lambda: not isinstance(app.screen, PeerWaitScreen), "pairing done")
-        assert ("pairing-decide", True) in fake.calls
+        assert ("pairing-decide", True, "123456") in fake.calls  # the answer names the code shown
 
 
 async def test_pairing_refused_says_why_in_the_dialog(fake: FakeClient) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from loopsy.daemon.auth import TRANSPORT_KEY
 from loopsy.daemon.endpoints import Call, endpoint
 from loopsy.daemon.services import Services
@@ -36,12 +38,26 @@ class PairAbort(RequestModel):
 
 class PairDecision(RequestModel):
     accept: bool
+    # The code the user was shown: decide that attempt only.
+    code: str | None = Field(None, pattern=r"^[0-9]{6}$")
 
 
 def mesh_of(services: Services) -> Mesh:
     if services.mesh is None:
         raise Unavailable("the mesh is not available in this daemon")
     return services.mesh
+
+
+def _listening(services: Services) -> Mesh:
+    """The mesh, if its peer listener runs: both machines of a pair must listen, since each
+    calls the other afterwards (and the grant tells the other machine our peer port)."""
+    mesh = mesh_of(services)
+    if not mesh.listening:
+        raise Conflict(
+            "this daemon does not listen for peers",
+            hint="restart it with `loopsy start --lan` (or set mesh.listen: true)",
+        )
+    return mesh
 
 
 def _from_peer_listener(call: Call[Any, Any]) -> Mesh:
@@ -126,12 +142,7 @@ async def pair_abort(call: Call[PairAbort, None]) -> Ok:
 )
 async def pairing_listen(call: Call[PairListen, None]) -> PairingStatus:
     """Open a pairing window on this machine for ``timeout`` seconds."""
-    mesh = mesh_of(call.services)
-    if not mesh.listening:
-        raise Conflict(
-            "this daemon does not listen for peers",
-            hint="restart it with `loopsy start --lan` (or set mesh.listen: true)",
-        )
+    mesh = _listening(call.services)
     from loopsy.mesh.discovery import lan_addresses
 
     status = mesh.pairing.listen(call.body.timeout)
@@ -165,7 +176,7 @@ async def pairing_status(call: Call[None, PairWait]) -> PairingStatus:
 )
 async def pairing_decide(call: Call[PairDecision, None]) -> PairingStatus:
     """The user on the waiting machine says whether the other screen shows the same code."""
-    return mesh_of(call.services).pairing.decide(call.body.accept)
+    return mesh_of(call.services).pairing.decide(call.body.accept, call.body.code)
 
 
 @endpoint(
@@ -192,7 +203,7 @@ async def pairing_cancel(call: Call[None, None]) -> PairingStatus:
 )
 async def pairing_connect(call: Call[PairConnect, None]) -> PairingStatus:
     """Run the key agreement with HOST:PORT (its peer port); the code is then shown there."""
-    return await mesh_of(call.services).pairing.connect(call.body.host, call.body.port)
+    return await _listening(call.services).pairing.connect(call.body.host, call.body.port)
 
 
 @endpoint(

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import anyio
 import pytest
@@ -39,11 +40,11 @@ class Node:
         return self.services.mesh.port
 
 
-def make_home(name: str, root: Path) -> LoopsyHome:
+def make_home(name: str, root: Path, *, listen: bool = True) -> LoopsyHome:
     home = LoopsyHome(root / f"{len(list(root.iterdir()))}{name[:8]}")  # two may share a name
     config = default_config(home)
     config.node.name = name
-    config.mesh.listen = True
+    config.mesh.listen = listen
     config.mesh.host = "127.0.0.1"
     config.mesh.port = 0
     config.mesh.health_interval = 3600.0  # tests refresh on demand
@@ -51,18 +52,20 @@ def make_home(name: str, root: Path) -> LoopsyHome:
     return home
 
 
-StartNode = Callable[[str], Awaitable[Node]]
+class StartNode(Protocol):
+    def __call__(self, name: str, *, listen: bool = True) -> Awaitable[Node]: ...
 
 
 @pytest.fixture
 async def start_node(anyio_backend: str) -> AsyncIterator[StartNode]:
-    """``await start_node("alpha")``: a daemon in this process; all stop at the test's end."""
+    """``await start_node("alpha")``: a daemon in this process; all stop at the test's end.
+    ``listen=False``: without its peer listener (no --lan, no mesh.listen)."""
     root = Path(tempfile.mkdtemp(prefix="lm-", dir="/tmp"))
     nodes: list[Node] = []
     async with anyio.create_task_group() as tg:
 
-        async def start(name: str) -> Node:
-            services = create_services(make_home(name, root))
+        async def start(name: str, *, listen: bool = True) -> Node:
+            services = create_services(make_home(name, root, listen=listen))
             await tg.start(
                 lambda task_status: serve(
                     services, ServeOptions(port=0), handle_signals=False, task_status=task_status

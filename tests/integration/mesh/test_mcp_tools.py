@@ -177,19 +177,39 @@ async def test_transfer_both_ways_and_confinement(start_node: StartNode, tmp_pat
             mcp, "loopsy_list_remote_files", peer="beta", path=str(tmp_path / "beta")
         )
         assert {e["name"] for e in listing["entries"]} >= {"in.txt", "secret"}
+        # each refusal says which machine refused, and whether reading or writing
+        source_there, source_here = "reading the source on 'beta'", "source on this machine"
+        dest_there, dest_here = "destination on 'beta'", "writing the destination on this"
         hostile = [
-            ("pull", str(tmp_path / "beta" / "secret" / "key"), str(tmp_path / "alpha" / "k")),
+            (
+                "pull",
+                str(tmp_path / "beta" / "secret" / "key"),
+                str(tmp_path / "alpha" / "k"),
+                source_there,
+            ),
             (
                 "pull",
                 str(tmp_path / "beta" / ".." / "alpha" / "report.txt"),
                 str(tmp_path / "alpha" / "x"),
+                source_there,
             ),
-            ("pull", "/etc/passwd", str(tmp_path / "alpha" / "p")),
-            ("push", str(tmp_path / "alpha" / "report.txt"), str(tmp_path / "alpha" / "y")),
-            ("push", "/etc/hostname", str(tmp_path / "beta" / "h")),
-            ("pull", str(tmp_path / "beta" / "in.txt"), "/tmp/../etc/loopsy-escape"),
+            ("pull", "/etc/passwd", str(tmp_path / "alpha" / "p"), source_there),
+            (
+                "push",
+                str(tmp_path / "alpha" / "report.txt"),
+                str(tmp_path / "alpha" / "y"),
+                dest_there,
+            ),
+            ("push", "/etc/hostname", str(tmp_path / "beta" / "h"), source_here),
+            ("pull", str(tmp_path / "beta" / "in.txt"), "/tmp/../etc/loopsy-escape", dest_here),
+            (
+                "pull",
+                str(tmp_path / "beta" / "in.txt"),
+                str(tmp_path / "alpha" / "back.txt"),
+                dest_here,
+            ),
         ]
-        for direction, source, destination in hostile:
+        for direction, source, destination, side in hostile:
             message = await error_of(
                 mcp,
                 "loopsy_transfer_file",
@@ -198,7 +218,7 @@ async def test_transfer_both_ways_and_confinement(start_node: StartNode, tmp_pat
                 source=source,
                 destination=destination,
             )
-            assert message
+            assert side in message, message
     assert not (tmp_path / "alpha" / "k").exists() and not (tmp_path / "alpha" / "p").exists()
     assert not Path("/etc/loopsy-escape").exists()
     assert (tmp_path / "beta" / "secret" / "key").read_text() == "s3cret"

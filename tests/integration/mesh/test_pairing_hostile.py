@@ -9,7 +9,7 @@ import pytest
 
 from loopsy.client import LoopsyClient
 from loopsy.client.tls_connection import PinnedTlsConnection
-from loopsy.protocol.errors import Conflict, Forbidden, NotFound, Unauthorized
+from loopsy.protocol.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from loopsy.protocol.peer_pairing import Initiator, b64e
 from loopsy.protocol.tls_pin import unverified_context
 from tests.integration.mesh.conftest import Node, StartNode, pair
@@ -219,3 +219,48 @@ async def test_a_window_takes_five_attempts_at_most(start_node: StartNode) -> No
         refused = await http.post("/pair/commit", json=body)
     assert refused.status_code == 403 and "too many" in refused.json()["error"]["message"]
     assert (await a.client.peers.pairing_status()).state == "failed"
+
+
+async def test_a_yes_to_an_ended_attempt_does_not_accept_the_next(start_node: StartNode) -> None:
+    """A's user answers about the code on their screen: if that attempt ended meanwhile (B
+    gave up) and another machine's took its place, the answer must not accept that one."""
+    a, b = await start_node("alpha"), await start_node("beta")
+    mallory = await start_node("mallory")
+    await a.client.peers.pairing_listen(60)
+    await b.client.peers.pairing_connect("127.0.0.1", a.mesh_port)
+    shown = (await a.client.peers.pairing_status()).code
+    assert shown is not None
+    with pytest.raises(Forbidden, match="rejected"):
+        await b.client.peers.pairing_verify(None, accept=False)  # B gives up
+    await mallory.client.peers.pairing_connect("127.0.0.1", a.mesh_port)
+    now = await a.client.peers.pairing_status()
+    assert now.state == "code_ready" and now.peer_name == "mallory" and now.code != shown
+    with pytest.raises(Conflict, match="attempt that has ended"):
+        await a.client.peers.pairing_decide(True, shown)
+    assert (await a.client.peers.pairing_status()).state == "code_ready"  # nothing decided
+    await a.client.peers.pairing_decide(False, now.code)
+    assert await a.client.peers.list() == []
+
+
+async def test_a_machine_without_its_peer_listener_cannot_start_a_pairing(
+    start_node: StartNode,
+) -> None:
+    """Its peer would have nowhere to call it back (it used to fail late, as a 500)."""
+    a, b = await start_node("alpha"), await start_node("beta", listen=False)
+    await a.client.peers.pairing_listen(60)
+    with pytest.raises(Conflict, match="does not listen for peers") as refused:
+        await b.client.peers.pairing_connect("127.0.0.1", a.mesh_port)
+    assert "--lan" in (refused.value.hint or "")
+    assert (await a.client.peers.pairing_status()).state == "waiting"  # A was never asked
+
+
+@pytest.mark.parametrize("code", ["12345", "1234567", "12345é", "x" * 10_000])
+async def test_a_decision_with_a_malformed_code_is_refused_clearly(
+    start_node: StartNode, code: str
+) -> None:
+    a, b = await start_node("alpha"), await start_node("beta")
+    await a.client.peers.pairing_listen(60)
+    await b.client.peers.pairing_connect("127.0.0.1", a.mesh_port)
+    with pytest.raises(ValidationFailed):
+        await a.client.peers.pairing_decide(True, code)
+    assert (await a.client.peers.pairing_status()).state == "code_ready"  # nothing decided
