@@ -62,6 +62,10 @@ class TunnelTransport(httpx.AsyncBaseTransport):
             request=request,
         )
 
+    async def aclose(self) -> None:
+        """The client is closed: so is its relay connection (the daemon sees the phone go)."""
+        await self.tunnel.aclose()
+
 
 class _Body(httpx.AsyncByteStream):
     def __init__(self, tunnel_: PhoneTunnel, stream: Stream) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import anyio
 import pytest
@@ -244,3 +245,27 @@ async def test_many_concurrent_requests_share_the_tunnel(
             for _ in range(100):
                 tg.start_soon(one)
         assert len(results) == 100 and len(set(results)) == 1
+
+
+async def test_a_phone_that_leaves_is_published(client: LoopsyClient, relay: RelayProcess) -> None:
+    """The dashboard's online count follows `phones` events: a phone that disconnects is
+    one (`phone.left`), as its arrival is (`phone.seen`)."""
+    phone = await paired_phone(client, relay)
+    events: Any = client.events.stream(["phones"])
+    assert (await events.__anext__())["type"] == "events.subscribed"
+
+    async def next_event(kind: str) -> dict[str, Any]:
+        with anyio.fail_after(20):
+            async for event in events:
+                if event.get("type") == kind:
+                    return dict(event)
+        raise AssertionError(f"the stream ended before {kind}")
+
+    async with phone:
+        await phone.status()
+        seen = await next_event("phone.seen")
+        assert (await client.relay.status()).phones_online == 1
+    left = await next_event("phone.left")
+    assert left["data"]["phone_id"] == seen["data"]["phone_id"]
+    assert (await client.relay.status()).phones_online == 0
+    await events.aclose()

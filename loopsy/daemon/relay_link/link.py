@@ -397,8 +397,7 @@ class RelayLink:
                 self.connected_since = None
                 self.on_change("relay.disconnected")
                 for conn in list(self._phones):
-                    phone = self._phones.pop(conn)
-                    await phone.close()
+                    await self._forget(conn)
 
     async def _from_relay(self, data: bytes) -> None:
         try:
@@ -409,9 +408,7 @@ class RelayLink:
         if frame.type == wire.LinkType.OPEN:
             await self._open(frame)
         elif frame.type == wire.LinkType.CLOSE:
-            phone = self._phones.pop(frame.conn, None)
-            if phone is not None:
-                await phone.close()
+            await self._forget(frame.conn)
         else:
             phone = self._phones.get(frame.conn)
             if phone is None:
@@ -434,9 +431,7 @@ class RelayLink:
         except ProtocolError as exc:
             log.warning("bad OPEN from the relay: %s", exc)
             return
-        old = self._phones.pop(frame.conn, None)
-        if old is not None:  # re-announced after a link replacement: start over
-            await old.close()
+        await self._forget(frame.conn)  # re-announced after a link replacement: start over
         if self._app is None:
             self._app = self.app_factory()
         assert self.device_id is not None
@@ -483,9 +478,18 @@ class RelayLink:
             raise ConnectionResetError("the relay link is down")  # the phone will reconnect
         await ws.send(frame.encode())
 
-    async def _drop(self, conn: int, code: int, reason: str) -> None:
+    async def _forget(self, conn: int) -> None:
+        """Close a phone connection; a phone that was online is said to have left (the
+        dashboard's online count and the Phones tab follow the ``phones`` events)."""
         phone = self._phones.pop(conn, None)
-        if phone is not None:
-            await phone.close()
+        if phone is None:
+            return
+        online = phone.kind == "phone" and phone.channel is not None
+        await phone.close()
+        if online:
+            self.registry.on_change("phone.left", phone.ident)
+
+    async def _drop(self, conn: int, code: int, reason: str) -> None:
+        await self._forget(conn)
         with contextlib.suppress(ConnectionClosed, ConnectionResetError):
             await self._send(wire.close_frame(conn, code, reason))
