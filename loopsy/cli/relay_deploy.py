@@ -392,6 +392,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         empty_assets = tempfile.TemporaryDirectory(prefix="loopsy-no-app-")
         deploy_args += ["--assets", empty_assets.name]
 
+    if args.rotate_secret and not args.dry_run and not confirm(
+        "--rotate-secret: a new PAIR_TOKEN_SECRET signs out every device and phone this relay "
+        "has; each daemon registers again and each phone pairs again. Go on?",
+        default=False, assume=args.yes,
+    ):  # fmt: skip
+        raise LoopsyError("secret rotation cancelled; nothing was deployed")
+
     try:
         if args.dry_run:
             outdir = args.outdir or tempfile.mkdtemp(prefix="loopsy-relay-bundle-")
@@ -427,12 +434,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if code != 0:
         raise explain_failure("wrangler secret list", listing)
     existing = secret_names(listing)
-    rotate = args.rotate_secret and SECRET_NAME in existing
-    if rotate and not confirm(
-        "Rotating PAIR_TOKEN_SECRET signs out every device and phone of this relay. Go on?",
-        default=False, assume=args.yes,
-    ):  # fmt: skip
-        raise LoopsyError("secret rotation cancelled; nothing else changed on the relay")
+    rotate = args.rotate_secret and SECRET_NAME in existing  # (asked before deploying)
     if SECRET_NAME not in existing or args.rotate_secret:
         note(f"==> setting {SECRET_NAME} (a new random secret, through stdin)")
         put_secret(runner, name, SECRET_NAME, secrets.token_urlsafe(32))

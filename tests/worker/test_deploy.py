@@ -193,6 +193,13 @@ def test_redeploy_keeps_the_secret_and_rotate_changes_it(cli: Cli, fake: FakeWra
     assert again["worker"] == "my-relay" and again["secret"] == "kept"
     assert fake.secret("my-relay") == first
     assert [c["argv"][:2] for c in fake.calls()].count(["secret", "put"]) == 1
+    deploys = [c["argv"][0] for c in fake.calls()].count("deploy")
+    # Asked before anything is deployed; not a terminal and no --yes: the answer is no.
+    refused = cli("relay", "deploy", "--wait", "0", "--no-configure", "--rotate-secret",
+                  check=False)  # fmt: skip
+    assert refused.returncode == 1 and "nothing was deployed" in refused.stderr
+    assert [c["argv"][0] for c in fake.calls()].count("deploy") == deploys
+    assert fake.secret("my-relay") == first
     rotated = deploy(cli, "--no-configure", "--rotate-secret")
     assert rotated["secret"] == "rotated" and fake.secret("my-relay") != first
 
