@@ -80,8 +80,16 @@ async def post_step(
     except httpx.HTTPError as exc:
         if not check:
             return httpx.Response(599)
+        where = f"{http.base_url.host}:{http.base_url.port}"
+        if "WRONG_VERSION_NUMBER" in str(exc) or "wrong version number" in str(exc):
+            # Plain HTTP where the peer port speaks TLS: most likely the API port.
+            raise Unavailable(
+                f"{where} does not speak the peer protocol (TLS)",
+                hint="give the other machine's peer port (mesh.port, 19533 by default; "
+                "`loopsy pair` shows it there), not its API port",
+            ) from None
         raise Unavailable(
-            f"cannot reach {http.base_url.host}:{http.base_url.port}: {exc or type(exc).__name__}",
+            f"cannot reach {where}: {exc or type(exc).__name__}",
             hint="is `loopsy pair` running there, and was it started with --lan?",
         ) from None
     if check and response.status_code >= 400:

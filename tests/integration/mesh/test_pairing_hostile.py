@@ -9,7 +9,14 @@ import pytest
 
 from loopsy.client import LoopsyClient
 from loopsy.client.tls_connection import PinnedTlsConnection
-from loopsy.protocol.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from loopsy.protocol.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+)
 from loopsy.protocol.peer_pairing import Initiator, b64e
 from loopsy.protocol.tls_pin import unverified_context
 from tests.integration.mesh.conftest import Node, StartNode, pair
@@ -264,3 +271,27 @@ async def test_a_decision_with_a_malformed_code_is_refused_clearly(
     with pytest.raises(ValidationFailed):
         await a.client.peers.pairing_decide(True, code)
     assert (await a.client.peers.pairing_status()).state == "code_ready"  # nothing decided
+
+
+async def test_pairing_with_a_port_that_speaks_plain_http_names_the_peer_port(
+    start_node: StartNode,
+) -> None:
+    """The likeliest mistake: the other machine's API port (plain HTTP) for its peer port."""
+    import asyncio
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    b = await start_node("beta")
+    try:
+        with pytest.raises(Unavailable, match="does not speak the peer protocol") as refused:
+            await b.client.peers.pairing_connect("127.0.0.1", port)
+        assert "19533" in (refused.value.hint or "")
+    finally:
+        server.close()
+        await server.wait_closed()
