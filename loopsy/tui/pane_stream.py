@@ -45,7 +45,7 @@ async def follow(
                 return
             if outcome == "streamed":
                 attempt = 0
-            term.error = "reconnecting…"
+            term.reconnecting = True
             painted()
             await anyio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
             attempt += 1
@@ -66,6 +66,7 @@ async def _attached(
             term.session_id, offset=term.offset, cols=term.cols, rows=term.rows, auto_ack=False
         ) as attachment:
             term.error = None
+            term.reconnecting = False
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_send, attachment, inbox)
                 outcome = await _receive(attachment, term, painted)

@@ -22,6 +22,7 @@ class PaneTerminal:
         self.offset: int | None = None  # every output byte before it has been fed
         self.exit: stream.Exit | None = None
         self.error: str | None = None
+        self.reconnecting = False  # the stream dropped; the pane attaches again on its own
         self.scroll = 0  # lines scrolled back into the history (0: the live screen)
         self._view_moved = True
 

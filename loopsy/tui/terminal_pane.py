@@ -129,6 +129,8 @@ class TerminalPane(Widget, can_focus=True):
         term = self.terminal
         if term.error is not None:
             state = f"error: {term.error}"
+        elif term.reconnecting:
+            state = "reconnecting…"
         elif term.exit is not None:
             state = _exit_text(term.exit)
         elif term.scroll:

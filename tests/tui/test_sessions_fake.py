@@ -205,6 +205,7 @@ async def test_a_lost_stream_shows_in_the_pane_until_it_is_back(fake: FakeClient
         fake.running = False  # the daemon stops: the stream ends, attaching again fails
         attachment(fake, "e5f6a7b8").close()
         await until(pilot, lambda: "reconnecting" in str(found.border_subtitle), "the state")
+        assert "error" not in str(found.border_subtitle)  # a passing state, not a failure
         fake.running = True
         await until(
             pilot, lambda: len([a for a in fake.attachments if a.ref == "e5f6a7b8"]) == 2,
