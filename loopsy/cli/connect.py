@@ -16,8 +16,10 @@ def with_client(body: Callable[[LoopsyClient], Awaitable[T]], *, peer: str | Non
     ``peer`` (a name or id), ``body`` gets a client on that paired peer instead: the same
     API, reached over pinned TLS with the credential the peer issued to this machine."""
     import anyio
+    import httpx
 
     from loopsy.client import LoopsyClient
+    from loopsy.protocol.errors import LoopsyError
 
     async def run() -> T:
         async with LoopsyClient.local() as client:
@@ -28,7 +30,21 @@ def with_client(body: Callable[[LoopsyClient], Awaitable[T]], *, peer: str | Non
             async with await peer_client(client, peer) as remote:
                 return await body(remote)
 
-    return anyio.run(run)
+    # The client raises transport failures as httpx errors (its other users retry on
+    # them); here they end the command with a message, not a traceback.
+    who = f"peer {peer!r}" if peer is not None else "the daemon"
+    hint = (
+        "`loopsy peers list` shows whether it is online"
+        if peer is not None
+        else "it may be stuck: `loopsy stop` stops it (killing it if it must), then "
+        "`loopsy start`; see logs/daemon.log"
+    )
+    try:
+        return anyio.run(run)
+    except httpx.TimeoutException:
+        raise LoopsyError(f"{who} did not answer in time", hint=hint) from None
+    except httpx.TransportError as exc:
+        raise LoopsyError(f"the connection to {who} failed: {exc}", hint=hint) from None
 
 
 def add_peer_argument(parser: Any) -> None:

@@ -36,6 +36,9 @@ class CheckResult:
 class Probe:
     """What several checks need to know, found out on first use."""
 
+    # Why ``status`` is None although a daemon seems to be there (it did not answer).
+    status_error: Exception | None = None
+
     @cached_property
     def home(self) -> LoopsyHome:
         from loopsy.home import LoopsyHome
@@ -57,11 +60,14 @@ class Probe:
     def status(self) -> Status | None:
         """The daemon's status over the unix socket, or None if nothing answers."""
         from loopsy.cli.connect import with_client
-        from loopsy.protocol.errors import LoopsyError
+        from loopsy.protocol.errors import DaemonNotRunning, LoopsyError
 
         try:
             status: Status = with_client(lambda client: client.status())
-        except (LoopsyError, OSError):
+        except DaemonNotRunning:
+            return None
+        except (LoopsyError, OSError) as exc:
+            self.status_error = exc
             return None
         return status
 

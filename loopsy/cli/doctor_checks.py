@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from loopsy.cli.doctor import CheckResult, Probe
+from loopsy.protocol.errors import LoopsyError
 
 CONNECT_TIMEOUT = 2.0
 RELAY_TIMEOUT = 5.0
@@ -79,6 +80,15 @@ def check_daemon(probe: Probe) -> CheckResult:
     from loopsy import __version__
 
     status = probe.status
+    error = probe.status_error
+    if status is None and error is not None:
+        return CheckResult(
+            "daemon",
+            "fail",
+            str(error) if isinstance(error, LoopsyError) else f"cannot reach it: {error}",
+            "`loopsy stop` stops it (killing it if it must), then `loopsy start`; see "
+            "logs/daemon.log",
+        )
     if status is None:
         stale = " (a stale socket file is left)" if probe.home.socket.exists() else ""
         return CheckResult("daemon", "warn", f"not running{stale}", "start it: `loopsy start`")
@@ -115,6 +125,8 @@ def check_port(probe: Probe) -> CheckResult:
             f"the daemon listens on {address}, but it does not answer there ({answer})",
             "a firewall or another program may be in the way; see logs/daemon.log",
         )
+    if probe.status_error is not None:
+        return CheckResult("port", "warn", "unknown: the daemon does not answer")
     config = probe.config
     if isinstance(config, Exception):
         return CheckResult("port", "warn", "unknown: config.yaml does not load")

@@ -186,7 +186,10 @@ def cmd_start(args: argparse.Namespace) -> int:
             close_fds=True,
             env={**os.environ, "LOOPSY_HOME": str(home.root)},
         )
-    status = _wait_until_up(child, startup_log)
+    status = _wait_until_up(child, home, startup_log)
+    if status.pid != child.pid:  # another `loopsy start` won the race
+        say(f"The daemon is already running (pid {status.pid}, {_address(status)}).")
+        return 0
     say(f"Loopsy daemon started (pid {status.pid}, {_address(status)}).")
     if status.lan:
         note("Listening on the LAN: other machines on this network can reach the port.")
@@ -194,7 +197,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_until_up(child: subprocess.Popen[bytes], startup_log: Path) -> Any:
+def _wait_until_up(child: subprocess.Popen[bytes], home: Any, startup_log: Path) -> Any:
     from loopsy.protocol.errors import LoopsyError
 
     deadline = time.monotonic() + START_TIMEOUT
@@ -204,10 +207,16 @@ def _wait_until_up(child: subprocess.Popen[bytes], startup_log: Path) -> Any:
             return status
         code = child.poll()
         if code is not None:
-            detail = _last_error_line(startup_log)
+            status = _running_status()
+            if status is not None:
+                return status  # started meanwhile by someone else: it holds the lock
+            if _pid_file_locked(home):
+                time.sleep(0.05)  # another daemon holds the lock and is starting up
+                continue
+            detail, hint = _last_error(startup_log)
             raise LoopsyError(
                 f"the daemon exited during start-up (code {code}){': ' + detail if detail else ''}",
-                hint=f"see {startup_log} and logs/daemon.log",
+                hint=f"{hint + '; ' if hint else ''}see {startup_log} and logs/daemon.log",
             )
         time.sleep(0.05)
     raise LoopsyError(
@@ -216,15 +225,18 @@ def _wait_until_up(child: subprocess.Popen[bytes], startup_log: Path) -> Any:
     )
 
 
-def _last_error_line(path: Path) -> str:
+def _last_error(path: Path) -> tuple[str, str]:
+    """The daemon's last ``loopsy: error:`` line and the ``hint:`` line after it, if any."""
     try:
         lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
     except OSError:
-        return ""
-    for line in reversed(lines):
-        if line.startswith("loopsy: error:"):
-            return line.removeprefix("loopsy: error:").strip()
-    return str(lines[-1]) if lines else ""
+        return "", ""
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].startswith("loopsy: error:"):
+            after = lines[i + 1] if i + 1 < len(lines) else ""
+            hint = after.removeprefix("hint:").strip() if after.startswith("hint:") else ""
+            return lines[i].removeprefix("loopsy: error:").strip(), hint
+    return (str(lines[-1]) if lines else ""), ""
 
 
 def _running_status() -> Any:
@@ -249,7 +261,10 @@ def cmd_stop(args: argparse.Namespace) -> int:
     from loopsy.protocol.errors import LoopsyError
 
     home = LoopsyHome.from_env()
-    status = _running_status()
+    try:
+        status = _running_status()
+    except LoopsyError:
+        status = None  # it does not answer (stuck?): the pid file says who to stop
     pid = status.pid if status is not None else _pid_from_file(home)
     if pid is None:
         say("The daemon is not running.")
@@ -287,6 +302,22 @@ def _pid_from_file(home: Any) -> int | None:
             return None
     except FileNotFoundError:
         return None
+
+
+def _pid_file_locked(home: Any) -> bool:
+    """True while a daemon holds daemon.pid's lock (even before it wrote its pid)."""
+    import fcntl
+
+    try:
+        with open(home.pid_file, encoding="utf-8") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:
+        return False
 
 
 def _alive(pid: int) -> bool:

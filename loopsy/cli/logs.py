@@ -82,13 +82,15 @@ def _print(record: Any) -> None:
 
     data = record.model_dump(mode="json", exclude_none=True)
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.ts))
+    # The path comes from anyone who can reach the port (no key needed to be logged).
+    caller = _flat(record.caller)
     if record.event is not None:
         extra = " ".join(f"{k}={_flat(v)}" for k, v in data.items() if k not in REQUEST_FIELDS)
-        say(f"{when}  {record.caller:<16} event {record.event} {extra}".rstrip())
+        say(f"{when}  {caller:<16} event {_flat(record.event)} {extra}".rstrip())
         return
     ms = f"{record.ms:.1f} ms" if record.ms is not None else ""
     say(
-        f"{when}  {record.caller:<16} {record.method or '-':<6} {record.path or '-'}  "
+        f"{when}  {caller:<16} {_flat(record.method or '-'):<6} {_flat(record.path or '-')}  "
         f"{record.status if record.status is not None else '-'}  {ms}".rstrip()
     )
 

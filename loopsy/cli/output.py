@@ -50,8 +50,11 @@ def fields(pairs: Iterable[tuple[str, Any]]) -> None:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A plain aligned table; an empty table prints just the headers' absence note."""
-    text_rows = [["" if c is None else str(c) for c in row] for row in rows]
+    """A plain aligned table; an empty table prints just the headers' absence note.
+
+    Cells often hold what others chose (file names, commands, paths): control characters
+    are shown escaped, so a cell can neither drive the terminal nor fake a row."""
+    text_rows = [["" if c is None else printable(str(c)) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:
         for i, cell in enumerate(row):
@@ -59,6 +62,13 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     say("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in text_rows:
         say("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (ESC, newline, ...) as its escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def duration(seconds: float) -> str:

@@ -69,7 +69,11 @@ def local_status(home: LoopsyHome | None = None) -> StatusView | None:
     except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError):
         return None  # no socket, or a stale one: nobody is there
     except (OSError, http.client.HTTPException) as exc:
-        raise ProtocolError(f"the daemon at {home.socket} did not answer properly: {exc}") from None
+        raise ProtocolError(
+            f"the daemon at {home.socket} did not answer properly: {exc}",
+            hint="it may be stuck: `loopsy stop` stops it (killing it if it must), then "
+            "`loopsy start`; see logs/daemon.log",
+        ) from None
     finally:
         connection.close()
     try:

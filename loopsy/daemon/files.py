@@ -72,7 +72,7 @@ class FileService:
 
     async def list_dir(self, raw: str, limit: int) -> FileListing:
         real = self.confinement().resolve(raw)
-        return await anyio.to_thread.run_sync(_list_dir, real, limit)
+        return await anyio.to_thread.run_sync(_list_dir, real, limit, raw)
 
     # -- read ------------------------------------------------------------------------
 
@@ -298,8 +298,18 @@ def _fsync_dir(dir_fd: int) -> None:
         os.close(fd)
 
 
-def _list_dir(real: str, limit: int) -> FileListing:
-    fd = open_real(real, os.O_RDONLY | os.O_DIRECTORY)
+def _list_dir(real: str, limit: int, raw: str) -> FileListing:
+    try:
+        fd = open_real(real, os.O_RDONLY | os.O_DIRECTORY)
+    except Conflict:
+        # ENOTDIR: say so when the path is simply not a directory (not a swapped symlink).
+        with contextlib.suppress(OSError):
+            if not stat.S_ISDIR(mode := os.lstat(real).st_mode) and not stat.S_ISLNK(mode):
+                raise ValidationFailed(
+                    f"{raw} is not a directory",
+                    hint="`loopsy files pull` copies a file" if stat.S_ISREG(mode) else None,
+                ) from None
+        raise
     entries: list[FileEntry] = []
     truncated = False
     try:

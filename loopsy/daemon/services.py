@@ -28,6 +28,7 @@ from loopsy.daemon.sessions.manager import SessionManager
 from loopsy.daemon.store import Store
 from loopsy.home import LoopsyHome
 from loopsy.mesh.service import Mesh
+from loopsy.protocol.errors import ConfigError, Conflict
 
 if TYPE_CHECKING:
     from loopsy.daemon.relay_link.link import RelayLink
@@ -50,10 +51,26 @@ class ConfigStore:
         self._listeners.append(listener)
 
     def update(self, change: Callable[[Config], Config]) -> Config:
-        """Apply ``change`` to a copy, validate, save, then notify listeners."""
+        """Apply ``change`` to a copy, validate, save, then notify listeners.
+
+        What is saved is ``change`` applied to config.yaml as it is now, not to the config
+        loaded at start: edits made to the file while the daemon runs (they apply at the
+        next start) are kept, never silently reverted. A file that no longer loads is
+        refused (409, naming the key) and nothing changes.
+        """
         candidate = change(self.current.model_copy(deep=True))
         validated = Config.model_validate(candidate.model_dump(by_alias=True))
-        save_config(self.home, validated)
+        saved = validated
+        if self.home.config_file.exists():
+            try:
+                on_disk = load_config(self.home)
+            except ConfigError as exc:
+                raise Conflict(
+                    f"config.yaml no longer loads ({exc.message}); nothing was changed",
+                    hint="fix config.yaml (`loopsy doctor` names the key), then try again",
+                ) from None
+            saved = Config.model_validate(change(on_disk).model_dump(by_alias=True))
+        save_config(self.home, saved)
         self.current = validated
         for listener in self._listeners:
             listener(validated)

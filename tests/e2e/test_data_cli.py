@@ -136,6 +136,25 @@ def test_logs_show_what_happened(running: Cli) -> None:
     assert "/api/v1/context/nope" in errors and "/api/v1/context/k " not in errors
 
 
+def test_logs_never_let_a_logged_path_drive_the_terminal(running: Cli) -> None:
+    """Anyone reaching the TCP port is logged, key or not: escape sequences and newlines
+    in the path they sent are shown escaped, not obeyed or taken for another record."""
+    import http.client
+
+    status = json.loads(running("status", "--json").stdout)
+    address = next(x["address"] for x in status["listeners"] if x["kind"] == "tcp")
+    host, _, port = address.rpartition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", "/api/v1/context/%1b%5b31mRED%0a2099-01-01%20FAKE")
+        assert connection.getresponse().status == 401
+    finally:
+        connection.close()
+    shown = running("logs", "--errors").stdout
+    assert "\x1b" not in shown and "\\x1b[31mRED\\n2099-01-01 FAKE  401" in shown
+    assert not any(line.startswith("2099") for line in shown.splitlines())
+
+
 def read_line_until(proc: subprocess.Popen[str], needle: str, timeout: float = 20) -> str:
     """Lines from ``proc.stdout`` until one contains ``needle`` (bounded in time)."""
     assert proc.stdout is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -73,6 +74,19 @@ def test_port_in_use_is_a_clear_error(cli: Cli) -> None:
         result = cli("start", "--port", str(port), check=False)
     assert result.returncode == 1
     assert f"port {port}" in result.stderr and "in use" in result.stderr
+    assert "loopsy start --port N" in result.stderr  # the daemon's own hint, passed on
+
+
+def test_starting_at_the_same_time_says_already_running(cli: Cli) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: cli("start", "--port", "0", check=False), range(3)))
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]
+    pid = json.loads(cli("status", "--json").stdout)["pid"]
+    assert all(f"pid {pid}" in r.stdout for r in results)
+    assert sum("started" in r.stdout for r in results) == 1
+    assert sum("already running" in r.stdout for r in results) == 2
 
 
 def test_sigterm_shuts_down_cleanly(cli: Cli) -> None:
@@ -86,3 +100,29 @@ def test_sigterm_shuts_down_cleanly(cli: Cli) -> None:
         time.sleep(0.05)
     assert cli("status", check=False).returncode == 3
     assert "signal SIGTERM" in cli.home.daemon_log.read_text()
+
+
+def test_stop_ends_a_daemon_that_does_not_answer(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stuck daemon (here: stopped with SIGSTOP) cannot say its pid: `loopsy stop`
+    takes it from the pid file, and kills it when SIGTERM is not enough."""
+    from loopsy.cli import lifecycle
+    from loopsy.cli.main import main
+
+    cli("start", "--port", "0")
+    pid = json.loads(cli("status", "--json").stdout)["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        monkeypatch.setattr("loopsy.client.probe.TIMEOUT", 0.5)
+        monkeypatch.setattr(lifecycle, "STOP_TIMEOUT", 1.0)
+        assert main(["status"]) == 1
+        assert "loopsy stop" in capsys.readouterr().err  # the hint
+        assert main(["stop"]) == 1
+        err = capsys.readouterr().err
+        assert f"the daemon (pid {pid}) did not stop within 1 s and was killed" in err
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)  # if the test failed before the kill
+    assert cli("status", check=False).returncode == 3
+    cli("start", "--port", "0")  # the stale socket and pid file are no obstacle

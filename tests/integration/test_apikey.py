@@ -10,7 +10,7 @@ import pytest
 from loopsy.client import LoopsyClient
 from loopsy.config import load_config
 from loopsy.daemon.services import Services
-from loopsy.protocol.errors import Forbidden
+from loopsy.protocol.errors import Conflict, Forbidden
 
 pytestmark = pytest.mark.anyio
 
@@ -52,3 +52,33 @@ async def test_only_post_rotates(daemon: Services) -> None:
         wrong_method = await http.get("/api/v1/auth/api-key")
     assert wrong_method.status_code == 405
     assert "not allowed" in wrong_method.json()["error"]["message"]
+
+
+async def test_rotation_keeps_edits_made_to_the_file(
+    client: LoopsyClient, daemon: Services
+) -> None:
+    """The daemon saves the change into config.yaml as it is now, not the config it loaded
+    at start: an edit made meanwhile (applying at the next start) is not reverted."""
+    path = daemon.home.config_file
+    path.write_text(path.read_text().replace("maxConcurrent: 10", "maxConcurrent: 7"))
+    new = (await client.api_key.rotate()).api_key
+    saved = load_config(daemon.home)
+    assert saved.auth.api_key == new
+    assert saved.execution.max_concurrent == 7
+    assert daemon.config.current.execution.max_concurrent == 10  # live from the next start
+
+
+async def test_rotation_refused_while_the_file_is_broken(
+    client: LoopsyClient, daemon: Services
+) -> None:
+    old = daemon.config.current.auth.api_key
+    path = daemon.home.config_file
+    broken = path.read_text().replace("maxConcurrent:", "maxConcurent:")
+    path.write_text(broken)
+    with pytest.raises(Conflict) as refused:
+        await client.api_key.rotate()
+    assert "execution.maxConcurent: unknown key" in str(refused.value)
+    assert "nothing was changed" in str(refused.value)
+    assert path.read_text() == broken
+    assert daemon.config.current.auth.api_key == old
+    assert await status_with(daemon, old) == 200

@@ -160,3 +160,28 @@ def test_relay_unreachable_and_unset(home: LoopsyHome) -> None:
         result = check_relay(probe_for(home))
     assert result.status == "fail" and "cannot reach" in result.message
     assert "relay.url" in str(result.hint)
+
+
+def test_a_daemon_that_does_not_answer_fails_with_the_fix(
+    home: LoopsyHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A socket that accepts but never answers (a stuck daemon): one failure, with the
+    way out, not a crash of every check that asks the daemon."""
+    import httpx
+
+    from loopsy.client import LoopsyClient
+    from loopsy.client.connection import UnixConnection
+
+    def local(cls: type[LoopsyClient], h: LoopsyHome | None = None) -> LoopsyClient:
+        return cls(UnixConnection((h or home).socket), timeout=httpx.Timeout(0.3))
+
+    monkeypatch.setattr(LoopsyClient, "local", classmethod(local))
+    with socket.socket(socket.AF_UNIX) as stuck:
+        stuck.bind(str(home.socket))
+        stuck.listen(8)
+        results = {r.name: r for r in run_checks(Probe(), all_checks())}
+    daemon = results["daemon"]
+    assert daemon.status == "fail" and "did not answer in time" in daemon.message
+    assert "loopsy stop" in str(daemon.hint)
+    assert results["port"].status == "warn"
+    assert not any("the check itself failed" in r.message for r in results.values())

@@ -95,6 +95,18 @@ async def test_list_shows_types_modes_and_symlinks(client: LoopsyClient, tree: P
     assert not listing.truncated
 
 
+async def test_listing_a_file_says_it_is_not_a_directory(
+    client: LoopsyClient, tree: Path
+) -> None:
+    for name in ("old.txt", "in-link"):  # a file, and a symlink to one
+        with pytest.raises(ValidationFailed) as refused:
+            await client.files.list(str(tree / "you" / name))
+        assert str(refused.value) == f"{tree / 'you' / name} is not a directory"
+        assert "loopsy files pull" in str(refused.value.hint)
+    with pytest.raises(Conflict):  # through a file, as a directory
+        await client.files.list(str(tree / "you" / "old.txt" / "x"))
+
+
 async def test_push_pull_round_trip(client: LoopsyClient, tree: Path, tmp_path: Path) -> None:
     data = os.urandom(MAX)  # exactly at the limit
     local = tmp_path / "blob.bin"

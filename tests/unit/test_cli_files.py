@@ -66,3 +66,13 @@ def test_remote_paths_are_made_absolute_here(monkeypatch: pytest.MonkeyPatch) ->
     # A peer's paths are its own: nothing local is applied to them.
     assert remote_path("notes.txt", peer="studio") == "notes.txt"
     assert remote_path("~/x", peer="studio") == "~/x"
+
+
+def test_table_cells_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """File names (`files ls`), commands (`jobs`), ...: chosen by others, shown escaped."""
+    from loopsy.cli.output import table
+
+    table(["mode", "name"], [("-rw-r--r--", "evil\x1b[2J\nfake row"), ("drwx", "plain é")])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and "\x1b" not in "".join(lines)
+    assert lines[1].endswith("evil\\x1b[2J\\nfake row") and lines[2].endswith("plain é")
