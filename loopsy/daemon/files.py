@@ -230,7 +230,8 @@ def _existing_mode(dir_fd: int, name: str, target: str, overwrite: bool) -> int 
         raise Conflict(f"{target} exists and is not a regular file")
     if not overwrite:
         raise Conflict(
-            f"{target} already exists", hint="pass overwrite=true (`--overwrite`) to replace it"
+            f"{target} already exists",
+            hint="pass overwrite=true (`loopsy files push -f`) to replace it",
         )
     return stat.S_IMODE(info.st_mode)
 

@@ -50,7 +50,8 @@ async def assert_intact(client: LoopsyClient) -> None:
 
 
 async def test_round_trip_with_awkward_keys(client: LoopsyClient, roomy: Services) -> None:
-    keys = ["inbox:b:1", "a/b/c", "..", ".", "../../etc/passwd", "sp ace", "%2F", "?q=1#f", "☃"]
+    keys = ["inbox:b:1", "a/b/c", "..", ".", "../../etc/passwd", "sp ace", "%2F", "?q=1#f", "☃",
+            "\ufffd"]  # (U+FFFD itself is a fine key; bytes that are not UTF-8 are not)
     for i, key in enumerate(keys):
         entry = await client.context.set(key, f"value {i}")
         assert entry.key == key
@@ -127,6 +128,9 @@ async def test_tcp_caller_uses_the_same_store(
         ("PUT", "/context/a%0Ab", b'{"value": "v"}', 404, "no such route"),
         ("PUT", "/context/" + "k" * 600, b'{"value": "v"}', 422, "key length limit"),
         ("GET", "/context/a%00b", None, 422, "control character"),
+        ("PUT", "/context/a%FFb", b'{"value": "v"}', 422, "not valid UTF-8"),
+        ("GET", "/context/a%C3b", None, 422, "not valid UTF-8"),
+        ("DELETE", "/context/a%FE", None, 422, "not valid UTF-8"),
         ("GET", "/context?limit=0", None, 422, "limit"),
         ("GET", "/context?limit=abc", None, 422, "limit"),
         ("GET", "/context?limit=5000", None, 422, "limit"),
