@@ -231,7 +231,7 @@ def _existing_mode(dir_fd: int, name: str, target: str, overwrite: bool) -> int 
     if not overwrite:
         raise Conflict(
             f"{target} already exists",
-            hint="pass overwrite=true (`loopsy files push -f`) to replace it",
+            hint="pass overwrite=true (`loopsy files push -f`, or --overwrite) to replace it",
         )
     return stat.S_IMODE(info.st_mode)
 
