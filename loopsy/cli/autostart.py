@@ -11,6 +11,7 @@ their own holder processes and must outlive a daemon restart.
 
 from __future__ import annotations
 
+import hashlib
 import plistlib
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,14 @@ from xml.sax.saxutils import escape
 SYSTEMD_UNIT = "loopsy.service"
 LAUNCHD_LABEL = "dev.loopsy.daemon"
 TASK_NAME = "Loopsy"
+
+
+def instance_suffix(loopsy_home: Path, default_home: Path) -> str:
+    """"" for the default LOOPSY_HOME, else a short tag of the home's path: daemons of
+    different homes run side by side, so each gets a service of its own."""
+    if loopsy_home == default_home:
+        return ""
+    return "-" + hashlib.sha256(str(loopsy_home).encode()).hexdigest()[:8]
 
 
 class AutostartError(ValueError):
@@ -125,17 +134,19 @@ def render_systemd_unit(argv: Sequence[str], env: Mapping[str, str]) -> str:
     return "\n".join(lines)
 
 
-def systemd_unit_path(environ: Mapping[str, str], user_home: Path) -> Path:
+def systemd_unit_path(environ: Mapping[str, str], user_home: Path, unit: str) -> Path:
     config = environ.get("XDG_CONFIG_HOME") or str(user_home / ".config")
-    return Path(config) / "systemd" / "user" / SYSTEMD_UNIT
+    return Path(config) / "systemd" / "user" / unit
 
 
 # -- launchd ----------------------------------------------------------------------------
 
 
-def render_launchd_plist(argv: Sequence[str], env: Mapping[str, str], *, log_dir: Path) -> str:
+def render_launchd_plist(
+    argv: Sequence[str], env: Mapping[str, str], *, log_dir: Path, label: str = LAUNCHD_LABEL
+) -> str:
     agent: dict[str, object] = {
-        "Label": LAUNCHD_LABEL,
+        "Label": label,
         "ProgramArguments": list(argv),
         "RunAtLoad": True,
         "KeepAlive": {"SuccessfulExit": False},
@@ -148,8 +159,8 @@ def render_launchd_plist(argv: Sequence[str], env: Mapping[str, str], *, log_dir
     return plistlib.dumps(agent).decode("utf-8")
 
 
-def launchd_plist_path(user_home: Path) -> Path:
-    return user_home / "Library" / "LaunchAgents" / f"{LAUNCHD_LABEL}.plist"
+def launchd_plist_path(user_home: Path, label: str) -> Path:
+    return user_home / "Library" / "LaunchAgents" / f"{label}.plist"
 
 
 # -- Windows Task Scheduler -------------------------------------------------------------
@@ -226,6 +237,25 @@ class Setting:
     user: str = ""
 
     @property
+    def unit(self) -> str:
+        """The systemd user unit's name."""
+        return SYSTEMD_UNIT.removesuffix(".service") + self._suffix + ".service"
+
+    @property
+    def label(self) -> str:
+        """The launchd agent's label."""
+        return LAUNCHD_LABEL + self._suffix
+
+    @property
+    def task(self) -> str:
+        """The Task Scheduler task's name."""
+        return TASK_NAME + self._suffix
+
+    @property
+    def _suffix(self) -> str:
+        return instance_suffix(self.loopsy_home, self.default_home)
+
+    @property
     def env(self) -> dict[str, str]:
         return service_environment(
             loopsy_home=self.loopsy_home,
@@ -237,8 +267,8 @@ class Setting:
 def enable_plan(s: Setting, *, start_now: bool = True) -> Plan:
     argv = daemon_command(s.python)
     if s.platform == "linux":
-        enable = ["systemctl", "--user", "enable", *(["--now"] if start_now else []), SYSTEMD_UNIT]
-        unit_path = systemd_unit_path(s.environ, s.user_home)
+        enable = ["systemctl", "--user", "enable", *(["--now"] if start_now else []), s.unit]
+        unit_path = systemd_unit_path(s.environ, s.user_home, s.unit)
         unit = FileWrite(unit_path, render_systemd_unit(argv, s.env))
         return Plan(
             "linux",
@@ -247,20 +277,21 @@ def enable_plan(s: Setting, *, start_now: bool = True) -> Plan:
             preflight=["systemctl", "--user", "show-environment"],
         )
     if s.platform == "macos":
-        plist = launchd_plist_path(s.user_home)
+        plist = launchd_plist_path(s.user_home, s.label)
         log_dir = s.loopsy_home / "logs"
+        rendered = render_launchd_plist(argv, s.env, log_dir=log_dir, label=s.label)
         return Plan(
             "macos",
-            writes=[FileWrite(plist, render_launchd_plist(argv, s.env, log_dir=log_dir))],
+            writes=[FileWrite(plist, rendered)],
             steps=[
-                Step(["launchctl", "bootout", f"gui/{s.uid}/{LAUNCHD_LABEL}"], may_fail=True),
+                Step(["launchctl", "bootout", f"gui/{s.uid}/{s.label}"], may_fail=True),
                 Step(["launchctl", "bootstrap", f"gui/{s.uid}", str(plist)]),
             ],
         )
     xml_path = s.loopsy_home / "autostart" / "loopsy-task.xml"
-    steps = [Step(["schtasks", "/Create", "/TN", TASK_NAME, "/XML", str(xml_path), "/F"])]
+    steps = [Step(["schtasks", "/Create", "/TN", s.task, "/XML", str(xml_path), "/F"])]
     if start_now:
-        steps.append(Step(["schtasks", "/Run", "/TN", TASK_NAME]))
+        steps.append(Step(["schtasks", "/Run", "/TN", s.task]))
     return Plan(
         "windows",
         writes=[FileWrite(xml_path, render_task_xml(argv, s.env, user=s.user), "utf-16")],
@@ -272,22 +303,22 @@ def disable_plan(s: Setting) -> Plan:
     if s.platform == "linux":
         return Plan(
             "linux",
-            removes=[systemd_unit_path(s.environ, s.user_home)],
-            steps=[Step(["systemctl", "--user", "disable", "--now", SYSTEMD_UNIT], may_fail=True)],
+            removes=[systemd_unit_path(s.environ, s.user_home, s.unit)],
+            steps=[Step(["systemctl", "--user", "disable", "--now", s.unit], may_fail=True)],
             last_steps=[Step(["systemctl", "--user", "daemon-reload"])],
             preflight=["systemctl", "--user", "show-environment"],
         )
     if s.platform == "macos":
         return Plan(
             "macos",
-            removes=[launchd_plist_path(s.user_home)],
-            steps=[Step(["launchctl", "bootout", f"gui/{s.uid}/{LAUNCHD_LABEL}"], may_fail=True)],
+            removes=[launchd_plist_path(s.user_home, s.label)],
+            steps=[Step(["launchctl", "bootout", f"gui/{s.uid}/{s.label}"], may_fail=True)],
         )
     return Plan(
         "windows",
         removes=[s.loopsy_home / "autostart" / "loopsy-task.xml"],
         steps=[
-            Step(["schtasks", "/End", "/TN", TASK_NAME], may_fail=True),
-            Step(["schtasks", "/Delete", "/TN", TASK_NAME, "/F"]),
+            Step(["schtasks", "/End", "/TN", s.task], may_fail=True),
+            Step(["schtasks", "/Delete", "/TN", s.task, "/F"]),
         ],
     )

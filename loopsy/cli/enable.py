@@ -20,7 +20,8 @@ def register(subparsers: Any) -> None:
             cmd_enable,
             "Start the daemon at login: a systemd user unit on Linux "
             "($XDG_CONFIG_HOME/systemd/user/loopsy.service, then systemctl --user enable "
-            "--now), a launchd agent on macOS, a Task Scheduler task on Windows.",
+            "--now), a launchd agent on macOS, a Task Scheduler task on Windows. A daemon "
+            "with another LOOPSY_HOME gets a service of its own (loopsy-<tag>.service).",
         ),
         (
             "disable",

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from loopsy.cli.autostart import instance_suffix
 from tests.conftest import Cli
 
 pytestmark = pytest.mark.e2e
@@ -99,12 +100,15 @@ def test_enable_without_a_user_bus_writes_nothing(
 
 def test_enable_dry_run_enable_disable(cli: Cli, fake_bin: Path, tmp_path: Path) -> None:
     log = fake_systemctl(fake_bin, works=True)
-    unit = tmp_path / "xdg" / "systemd" / "user" / "loopsy.service"
+    # This test's LOOPSY_HOME is not the default one: its service has a name of its own.
+    name = "loopsy" + instance_suffix(cli.home.root, Path.home().absolute() / ".loopsy")
+    assert name != "loopsy"
+    unit = tmp_path / "xdg" / "systemd" / "user" / f"{name}.service"
     dry = cli("enable", "--dry-run")
     assert f"Would write {unit}:" in dry.stdout
     assert f'ExecStart="{sys.executable}" "-m" "loopsy" "start" "--foreground"' in dry.stdout
     assert f'Environment="LOOPSY_HOME={cli.home.root}"' in dry.stdout
-    assert "systemctl --user enable --now loopsy.service" in dry.stdout
+    assert f"systemctl --user enable --now {name}.service" in dry.stdout
     assert not unit.exists() and not log.exists()
     plan = json.loads(cli("enable", "--dry-run", "--json").stdout)
     assert plan["dry_run"] is True and plan["writes"][0]["path"] == str(unit)
@@ -114,7 +118,7 @@ def test_enable_dry_run_enable_disable(cli: Cli, fake_bin: Path, tmp_path: Path)
     assert log.read_text().splitlines() == [
         "--user show-environment",
         "--user daemon-reload",
-        "--user enable --now loopsy.service",
+        f"--user enable --now {name}.service",
     ]
     log.unlink()
     disabled = cli("disable")
@@ -122,7 +126,7 @@ def test_enable_dry_run_enable_disable(cli: Cli, fake_bin: Path, tmp_path: Path)
     assert not unit.exists()
     assert log.read_text().splitlines() == [
         "--user show-environment",
-        "--user disable --now loopsy.service",
+        f"--user disable --now {name}.service",
         "--user daemon-reload",
     ]
     assert "not enabled" in cli("disable").stdout
@@ -144,7 +148,8 @@ def test_doctor_green_on_a_healthy_start(cli: Cli, fake_bin: Path) -> None:
     log = fake_systemctl(fake_bin, works=True)
     enabled = cli("enable")
     assert "already runs" in enabled.stderr
-    assert log.read_text().splitlines()[-1] == "--user enable loopsy.service"
+    name = "loopsy" + instance_suffix(cli.home.root, Path.home().absolute() / ".loopsy")
+    assert log.read_text().splitlines()[-1] == f"--user enable {name}.service"
 
 
 def test_doctor_red_with_hints_on_a_broken_setup(cli: Cli) -> None:

@@ -106,30 +106,51 @@ def test_environment_names_loopsy_home_only_when_not_default(tmp_path: Path) -> 
     }
 
 
+def test_each_loopsy_home_gets_a_service_of_its_own(tmp_path: Path) -> None:
+    """The default home keeps the plain names; others get a tag of their path, so a second
+    daemon's `loopsy enable` does not replace the first one's service."""
+    default = setting("linux", tmp_path, home=".loopsy")
+    assert (default.unit, default.label, default.task) == (
+        "loopsy.service", "dev.loopsy.daemon", "Loopsy",
+    )  # fmt: skip
+    one, two = setting("linux", tmp_path, home="one"), setting("linux", tmp_path, home="two")
+    assert one.unit != two.unit and one.unit.startswith("loopsy-")
+    assert one.unit.endswith(".service") and one.label.startswith("dev.loopsy.daemon-")
+    assert one.task.startswith("Loopsy-")
+    assert one.unit == setting("linux", tmp_path, home="one").unit  # the same home, the same
+    assert enable_plan(one).writes[0].path != enable_plan(two).writes[0].path
+    assert disable_plan(one).removes == [enable_plan(one).writes[0].path]
+
+
 def test_linux_plans(tmp_path: Path) -> None:
+    s = setting("linux", tmp_path, home=".loopsy")
+    assert enable_plan(s).writes[0].path == tmp_path / "xdg" / "systemd" / "user" / "loopsy.service"
     s = setting("linux", tmp_path)
+    unit = s.unit
     plan = enable_plan(s)
     [write] = plan.writes
-    assert write.path == tmp_path / "xdg" / "systemd" / "user" / "loopsy.service"
+    assert write.path == tmp_path / "xdg" / "systemd" / "user" / unit
     assert f'Environment="LOOPSY_HOME={tmp_path / "custom"}"' in write.content
     assert [step.argv for step in plan.steps] == [
         ["systemctl", "--user", "daemon-reload"],
-        ["systemctl", "--user", "enable", "--now", "loopsy.service"],
+        ["systemctl", "--user", "enable", "--now", unit],
     ]
     assert plan.preflight == ["systemctl", "--user", "show-environment"]
-    assert enable_plan(s, start_now=False).steps[1].argv[-2:] == ["enable", "loopsy.service"]
+    assert enable_plan(s, start_now=False).steps[1].argv[-2:] == ["enable", unit]
     off = disable_plan(s)
     assert off.removes == [write.path]
-    assert off.steps[0].argv == ["systemctl", "--user", "disable", "--now", "loopsy.service"]
+    assert off.steps[0].argv == ["systemctl", "--user", "disable", "--now", unit]
     assert off.last_steps[0].argv == ["systemctl", "--user", "daemon-reload"]
     no_xdg = Setting(**{**s.__dict__, "environ": {"PATH": "/bin"}})
-    assert enable_plan(no_xdg).writes[0].path == tmp_path / ".config/systemd/user/loopsy.service"
+    assert enable_plan(no_xdg).writes[0].path == tmp_path / ".config/systemd/user" / unit
 
 
 def test_macos_plans(tmp_path: Path) -> None:
-    plan = enable_plan(setting("macos", tmp_path))
+    s = setting("macos", tmp_path)
+    plan = enable_plan(s)
     [write] = plan.writes
-    assert write.path == tmp_path / "Library/LaunchAgents/dev.loopsy.daemon.plist"
+    assert write.path == tmp_path / f"Library/LaunchAgents/{s.label}.plist"
+    assert plistlib.loads(write.content.encode())["Label"] == s.label
     assert plistlib.loads(write.content.encode())["ProgramArguments"][0] == "/usr/bin/python3"
     assert plan.steps[0].may_fail and plan.steps[0].argv[:2] == ["launchctl", "bootout"]
     assert plan.steps[1].argv == ["launchctl", "bootstrap", "gui/501", str(write.path)]
@@ -142,7 +163,7 @@ def test_windows_plans(tmp_path: Path) -> None:
     assert write.encoding == "utf-16" and write.path.name == "loopsy-task.xml"
     assert plan.steps[0].argv[:3] == ["schtasks", "/Create", "/TN"]
     assert plan.steps[0].argv[-3:] == ["/XML", str(write.path), "/F"]
-    assert plan.steps[1].argv == ["schtasks", "/Run", "/TN", "Loopsy"]
+    assert plan.steps[1].argv == ["schtasks", "/Run", "/TN", setting("windows", tmp_path).task]
     assert disable_plan(setting("windows", tmp_path)).steps[-1].argv[:2] == ["schtasks", "/Delete"]
 
 
