@@ -45,6 +45,8 @@ def check_mcp(probe: Probe) -> CheckResult:
 def check_peers(probe: Probe) -> CheckResult:
     """Does the daemon listen for peers, and are the paired ones reachable?"""
     status = probe.status
+    if status is None and probe.status_error is not None:
+        return CheckResult("peers", "warn", "unknown: the daemon does not answer")
     if status is None:
         return CheckResult(
             "peers",

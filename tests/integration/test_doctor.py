@@ -184,4 +184,5 @@ def test_a_daemon_that_does_not_answer_fails_with_the_fix(
     assert daemon.status == "fail" and "did not answer in time" in daemon.message
     assert "loopsy stop" in str(daemon.hint)
     assert results["port"].status == "warn"
+    assert "not running" not in results["peers"].message  # it runs; it does not answer
     assert not any("the check itself failed" in r.message for r in results.values())
