@@ -44,9 +44,19 @@ def test_key_bar_ctrl_c_and_rotation(stack: Stack, phone: Phone) -> None:
     phone.wait_text(r"^after-interrupt$")
 
     page.set_viewport_size({"width": 844, "height": 390})  # rotate to landscape
-    landscape = wait_size(stack, lambda s: s[0] > portrait[0] and s[1] < portrait[1])
-    phone.type("stty size\r")
-    phone.wait_text(rf"^{landscape[1]} {landscape[0]}$")
+    wait_size(stack, lambda s: s[0] > portrait[0] and s[1] < portrait[1])
+    # The program sees the size the session has (the fit may still settle by a row or a
+    # column after the first landscape size: ask again until both agree).
+    for attempt in range(10):
+        landscape = session_size(stack)
+        phone.type(f"echo size{attempt} $(stty size)\r")
+        shown = re.findall(rf"^size{attempt} (\d+) (\d+)$", phone.wait_text(rf"^size{attempt} \d+"),
+                           re.MULTILINE)  # fmt: skip
+        if shown and (int(shown[-1][1]), int(shown[-1][0])) == landscape == session_size(stack):
+            break
+    else:
+        raise AssertionError(f"the program never saw the session's size {landscape}")
+    assert landscape[0] > portrait[0] and landscape[1] < portrait[1]
     phone.shot("landscape")
 
 
