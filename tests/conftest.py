@@ -19,6 +19,7 @@ from loopsy.config import Config, default_config, save_config
 from loopsy.daemon.server import ServeOptions, serve
 from loopsy.daemon.services import Services, create_services
 from loopsy.home import LoopsyHome
+from tests.relay_process import RelayProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,3 +118,13 @@ def cli(home: LoopsyHome) -> Iterator[Cli]:
     subprocess.run(
         [sys.executable, "-m", "loopsy", "stop"], env=runner.env, capture_output=True, timeout=30
     )
+
+
+@pytest.fixture
+def relay() -> Iterator[RelayProcess]:
+    """A real `loopsy relay serve` process on 127.0.0.1 (registrations not throttled).
+    (tests/conformance has a `relay` of its own: a client of whichever relay is tested.)"""
+    process = RelayProcess("--register-rate", "100")
+    process.start()
+    yield process
+    process.cleanup()

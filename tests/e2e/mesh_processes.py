@@ -98,19 +98,25 @@ def pair_with_cli(a: Cli, b: Cli) -> str:
     try:
         address = waiting.expect(r"loopsy pair (127\.0\.0\.1:\d+)").group(1)
         joining = Interactive(b, "pair", address)
-        code = waiting.expect(r"Pairing code:\s+(\d{3}) (\d{3})")
-        waiting.expect(r"\[y/N\]", anywhere=True)
-        joining.expect(r"Type the code")
-        joining.send(code.group(1) + code.group(2) + "\n")
-        waiting.send("y\n")
-        assert joining.finish() == 0, joining.seen
-        assert waiting.finish() == 0, waiting.seen
+        confirm_code(waiting, joining)
         joining.expect("Paired with", timeout=5)
         return address
     finally:
         waiting.kill()
         if joining is not None:
             joining.kill()
+
+
+def confirm_code(waiting: Interactive, joining: Interactive) -> None:
+    """The code the waiting machine shows, typed on the joining one, and yes on the waiting
+    one; both commands then end successfully."""
+    code = waiting.expect(r"Pairing code:\s+(\d{3}) (\d{3})")
+    joining.expect(r"Type the code")
+    joining.send(code.group(1) + code.group(2) + "\n")
+    waiting.expect(r"\[y/N\]", anywhere=True)
+    waiting.send("y\n")
+    assert joining.finish() == 0, joining.seen
+    assert waiting.finish() == 0, waiting.seen
 
 
 def env_for(home: LoopsyHome) -> dict[str, str]:

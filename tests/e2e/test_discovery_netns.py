@@ -20,7 +20,7 @@ import pytest
 from loopsy.config import load_config, save_config
 from loopsy.home import LoopsyHome
 from tests.conftest import Cli
-from tests.e2e.mesh_processes import Interactive, mesh_home
+from tests.e2e.mesh_processes import Interactive, confirm_code, mesh_home
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -146,13 +146,7 @@ def test_two_namespaces_discover_and_pair(namespaces: tuple[str, str]) -> None:
         waiting.expect("loopsy pair ")  # the window is open
         joining = Interactive(a, "pair", f"{seen['host']}:{seen['port']}")
         try:
-            code = waiting.expect(r"Pairing code:\s+(\d{3}) (\d{3})")
-            joining.expect("Type the code")
-            joining.send(code.group(1) + code.group(2) + "\n")
-            waiting.expect(r"\[y/N\]", anywhere=True)
-            waiting.send("y\n")
-            assert joining.finish() == 0, joining.seen
-            assert waiting.finish() == 0, waiting.seen
+            confirm_code(waiting, joining)
         finally:
             waiting.kill()
             joining.kill()

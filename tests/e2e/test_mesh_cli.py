@@ -17,7 +17,13 @@ from mcp import Client, StdioServerParameters
 
 from loopsy.config import load_config, save_config
 from tests.conftest import Cli
-from tests.e2e.mesh_processes import Interactive, env_for, mesh_home, pair_with_cli
+from tests.e2e.mesh_processes import (
+    Interactive,
+    confirm_code,
+    env_for,
+    mesh_home,
+    pair_with_cli,
+)
 from tests.helpers.sessions import kill_holders
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -110,13 +116,7 @@ def test_a_wrong_code_given_with_code_frees_the_waiting_machine(
         waiting.expect(r"That attempt ended \(the other machine gave up")
         joining = Interactive(b, "pair", address)
         try:
-            code = waiting.expect(r"Pairing code:\s+(\d{3}) (\d{3})")
-            joining.expect(r"Type the code")
-            joining.send(code.group(1) + code.group(2) + "\n")
-            waiting.expect(r"\[y/N\]", anywhere=True)
-            waiting.send("y\n")
-            assert joining.finish() == 0, joining.seen
-            assert waiting.finish() == 0, waiting.seen
+            confirm_code(waiting, joining)
         finally:
             joining.kill()
     finally:

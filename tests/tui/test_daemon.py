@@ -170,14 +170,6 @@ async def test_audit_log_follows_live(named: None, daemon: Services, client: Loo
         assert all("tui-test-key" in strip.text for strip in log.lines)
 
 
-@pytest.fixture
-def relay() -> Iterator[RelayProcess]:
-    process = RelayProcess("--register-rate", "100")
-    process.start()
-    yield process
-    process.cleanup()
-
-
 async def test_pair_a_phone_from_the_screen(
     named: None, daemon: Services, client: LoopsyClient, relay: RelayProcess
 ):
