@@ -42,6 +42,17 @@ async def show(pilot, app: LoopsyApp, key: str, table_id: str | None = None) -> 
         await until(pilot, lambda: app.focused is table, f"focus on {table_id}")
 
 
+async def open_peer_wait(pilot, app: LoopsyApp, state: str) -> PeerWaitScreen:
+    """The Peers tab, `p`: the waiting side's pairing dialog, once it reaches ``state``."""
+    await show(pilot, app, "2", "peers-table")
+    await pilot.press("p")
+    await until(pilot, lambda: isinstance(app.screen, PeerWaitScreen), "the dialog")
+    screen = app.screen
+    assert isinstance(screen, PeerWaitScreen)
+    await until(pilot, lambda: screen.status.state == state, state)
+    return screen
+
+
 async def test_peers(fake: FakeClient, snap) -> None:
     """The Peers tab: laptop online at 2.4 ms (paired), nas offline (paired, seen 2d
     ago), desk online seen by mDNS (not paired); the detail line below names laptop, its
@@ -74,11 +85,7 @@ async def test_pair_a_peer_by_showing_the_code(fake: FakeClient, snap) -> None:
     ]
     app = fake_app(fake)
     async with app.run_test(size=SIZE) as pilot:
-        await show(pilot, app, "2", "peers-table")
-        await pilot.press("p")
-        await until(pilot, lambda: isinstance(app.screen, PeerWaitScreen), "the dialog")
-        screen = app.screen
-        await until(pilot, lambda: screen.status.state == "code_ready", "the code")
+        await open_peer_wait(pilot, app, "code_ready")
         await settle(pilot)
         assert snap(app)
         await pilot.press("y")
@@ -95,11 +102,7 @@ async def test_pairing_refused_says_why_in_the_dialog(fake: FakeClient) -> None:
     fake.peers.pairing_listen = refuse
     app = fake_app(fake)
     async with app.run_test(size=SIZE) as pilot:
-        await show(pilot, app, "2", "peers-table")
-        await pilot.press("p")
-        await until(pilot, lambda: isinstance(app.screen, PeerWaitScreen), "the dialog")
-        screen = app.screen
-        await until(pilot, lambda: screen.status.state == "failed", "the failure")
+        screen = await open_peer_wait(pilot, app, "failed")
         title = str(screen.query_one("#peer-title", Label).render())
         help_ = str(screen.query_one("#peer-help", Label).render())
         assert "Pairing failed" in title
