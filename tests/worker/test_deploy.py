@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from loopsy.cli.relay_deploy import (
-    WORKER_DIR,
+from loopsy.cli.relay_deploy import WORKER_DIR
+from loopsy.cli.wrangler import (
     Deployed,
     explain_failure,
     find_wrangler,
@@ -331,7 +331,7 @@ def test_dry_run_builds_the_bundle_offline(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_npx_fallback_uses_the_pinned_wrangler() -> None:
-    from loopsy.cli.relay_deploy import pinned_wrangler
+    from loopsy.cli.wrangler import pinned_wrangler
 
     package = json.loads((WORKER_DIR / "package.json").read_text())
     assert pinned_wrangler(WORKER_DIR) == package["devDependencies"]["wrangler"] == "4.86.0"
