@@ -32,6 +32,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from loopsy.config import Config
+from loopsy.daemon.relay_link.refusal import (
+    Rejected,
+    credential_refused,
+    registration_refused,
+)
 from loopsy.daemon.relay_link.registry import PhoneRegistry
 from loopsy.protocol import relay as wire
 from loopsy.protocol.errors import LoopsyError, NotFound, ProtocolError, Unavailable
@@ -61,36 +66,6 @@ BACKOFF_MAX = 30.0
 PING_INTERVAL = 20.0
 PING_TIMEOUT = 20.0
 REJECTED_RECHECK = 600.0
-
-
-class Rejected(Unavailable):
-    """The relay refused this daemon: its device credential, or its registration."""
-
-    def __init__(self, url: str, message: str, hint: str, *, registering: bool) -> None:
-        super().__init__(message, hint=hint)
-        self.url = url
-        self.registering = registering
-
-
-def credential_refused(url: str, device_id: str) -> Rejected:
-    return Rejected(
-        url,
-        f"the relay at {url} no longer knows this daemon (device {device_id}): its database "
-        "was reset, or the Cloudflare Worker's PAIR_TOKEN_SECRET was changed",
-        f"`loopsy relay configure {url}` registers this daemon again; phones paired through "
-        "this relay must then pair again (`loopsy mobile pair`)",
-        registering=False,
-    )
-
-
-def registration_refused(url: str, detail: str) -> Rejected:
-    return Rejected(
-        url,
-        f"the relay at {url} refused to register this daemon: {detail}",
-        "the relay wants its registration secret: `LOOPSY_RELAY_REGISTRATION_SECRET=... "
-        f"loopsy relay configure {url}`",
-        registering=True,
-    )
 
 
 class RelayLink:
