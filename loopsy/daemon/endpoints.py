@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from urllib.parse import unquote_to_bytes
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -68,7 +69,19 @@ class Call(Generic[B, Q]):
     services: Services
 
     def path_param(self, name: str) -> str:
-        return str(self.request.path_params[name])
+        """A path parameter, percent-decoded. Its bytes must be UTF-8: the path decoder makes
+        anything else U+FFFD, and two different invalid names would then be one (422)."""
+        value = str(self.request.path_params[name])
+        if "\ufffd" in value:
+            raw = self.request.scope.get("raw_path") or self.request.url.path.encode()
+            try:
+                unquote_to_bytes(raw).decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValidationFailed(
+                    f"the {name} in the path is not valid UTF-8",
+                    hint="percent-encode the UTF-8 bytes of the text",
+                ) from None
+        return value
 
 
 class ApiRoute(Route):

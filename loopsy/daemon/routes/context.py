@@ -6,9 +6,6 @@ The key is the rest of the path, percent-decoded, so it may hold ``/``, ``:`` an
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import unquote_to_bytes
-
 from starlette.convertors import Convertor, register_url_convertor
 
 from loopsy.daemon.endpoints import Call, endpoint
@@ -20,7 +17,7 @@ from loopsy.protocol.context import (
     ContextPage,
     ContextPut,
 )
-from loopsy.protocol.errors import NotFound, ValidationFailed
+from loopsy.protocol.errors import NotFound
 
 TAGS = ("context",)
 # The body holds one value of at most 1 MiB of UTF-8; JSON escapes can make it up to
@@ -42,21 +39,6 @@ class AnyText(Convertor[str]):
 
 
 register_url_convertor("text", AnyText())
-
-
-def _key(call: Call[Any, Any]) -> str:
-    """The key from the path. Its bytes must be UTF-8: the path decoder turns anything
-    else into U+FFFD, and two different invalid keys would then name one entry."""
-    key = call.path_param("key")
-    if "\ufffd" in key:
-        raw = call.request.scope.get("raw_path") or call.request.url.path.encode()
-        try:
-            unquote_to_bytes(raw).decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValidationFailed(
-                "the key is not valid UTF-8", hint="keys are text: percent-encode its UTF-8"
-            ) from None
-    return key
 
 
 def _not_found(key: str) -> NotFound:
@@ -89,7 +71,7 @@ async def list_context(call: Call[None, ContextListQuery]) -> ContextPage:
 )
 async def get_context(call: Call[None, None]) -> ContextEntry:
     """The live entry; 404 if the key is absent or expired."""
-    key = _key(call)
+    key = call.path_param("key")
     entry = call.services.context.get(key)
     if entry is None:
         raise _not_found(key)
@@ -112,7 +94,7 @@ async def put_context(call: Call[ContextPut, None]) -> ContextEntry:
     fails, with the current version in ``error.details.version``. The answer comes once
     the write is committed."""
     body = call.body
-    key = _key(call)
+    key = call.path_param("key")
     check_reserved(call.caller, key)
     return call.services.context.set(
         key,
@@ -134,7 +116,7 @@ async def put_context(call: Call[ContextPut, None]) -> ContextEntry:
 )
 async def delete_context(call: Call[None, ContextDeleteQuery]) -> None:
     """204 when deleted; 404 if there was no live entry; 409 if ``if_version`` differs."""
-    key = _key(call)
+    key = call.path_param("key")
     check_reserved(call.caller, key)
     if not call.services.context.delete(key, if_version=call.query.if_version):
         raise _not_found(key)
